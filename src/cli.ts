@@ -1,0 +1,161 @@
+/**
+ * paytrust CLI: start | serve | worker | migrate | create-tenant NAME --json |
+ * create-admin-key --json | create-analyst NAME. Errors print a code and exit non-zero.
+ */
+import pg from "pg";
+import { issueApiKey } from "./auth/apiKeys.ts";
+import { ConfigError, loadConfig } from "./config.ts";
+import { migrateDatabase } from "./db/bootstrap.ts";
+import { resolveDatabase } from "./db/connection.ts";
+import { startRuntime } from "./runtime.ts";
+
+const USAGE = `Usage: paytrust <command>
+  start                     API + worker + sandbox gateways (embedded PostgreSQL without DATABASE_URL)
+  serve                     API only
+  worker                    worker only
+  migrate                   run migrations and exit
+  create-tenant NAME --json create a tenant and its first API key
+  create-admin-key --json   create a platform admin API key
+  create-analyst NAME       create a read-only analyst login for the reporting schema`;
+
+class UsageError extends Error {
+  code = "PTUSAGE";
+}
+
+const log = (line: string) => console.error(line);
+
+async function withOwner<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const db = await resolveDatabase(config, { log });
+  try {
+    await migrateDatabase({
+      ownerUrl: db.ownerUrl,
+      rootUrl: db.rootUrl,
+      authenticatorPassword: db.authenticatorPassword,
+      includeCurrent: config.isDev,
+      quiet: true,
+    });
+    const client = new pg.Client({ connectionString: db.ownerUrl });
+    await client.connect();
+    try {
+      return await fn(client);
+    } finally {
+      await client.end();
+    }
+  } finally {
+    await db.stop();
+  }
+}
+
+function print(json: boolean, value: Record<string, string>, human: string) {
+  console.log(json ? JSON.stringify(value) : human);
+}
+
+async function runServer(kind: "start" | "serve" | "worker") {
+  const config = loadConfig();
+  const runtime = await startRuntime({
+    config,
+    serve: kind !== "worker",
+    work: kind !== "serve",
+    migrate: true,
+    log,
+  });
+  if (runtime.app) {
+    const url = runtime.app.url;
+    console.log(`PayTrust is running at ${url}`);
+    if (config.isDev) console.log(`  GraphiQL:  ${url}/graphiql`);
+    console.log(`  GraphQL:   ${url}/graphql   (Authorization: Bearer <api key>)`);
+    if (config.gatewayMode === "sandbox") console.log(`  Sandbox gateways: ${url}/sandbox`);
+    console.log(`  Get a key: npx paytrust create-tenant "My shop" --json`);
+  }
+  if (runtime.worker) console.log("Worker running.");
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: shutting down…`);
+    await runtime.stop();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  const json = rest.includes("--json");
+  const positional = rest.filter((a) => !a.startsWith("--"));
+  switch (command) {
+    case "start":
+    case "serve":
+    case "worker":
+      return runServer(command);
+    case "migrate": {
+      const config = loadConfig();
+      const db = await resolveDatabase(config, { log });
+      try {
+        await migrateDatabase({
+          ownerUrl: db.ownerUrl,
+          rootUrl: db.rootUrl,
+          authenticatorPassword: db.authenticatorPassword,
+          includeCurrent: config.isDev,
+          quiet: true,
+        });
+        console.log("Migrations are up to date.");
+      } finally {
+        await db.stop();
+      }
+      return;
+    }
+    case "create-tenant": {
+      const name = positional[0];
+      if (!name) throw new UsageError("create-tenant needs a NAME");
+      const result = await withOwner(async (client) => {
+        await client.query("begin");
+        const { rows } = await client.query("insert into paytrust_public.tenants (name) values ($1) returning id", [
+          name,
+        ]);
+        const tenantId = rows[0].id as string;
+        const key = await issueApiKey(client, { tenantId, role: "tenant", name: "default" });
+        await client.query(
+          `insert into paytrust_public.audit_events (action, tenant_id, subject_id, actor_role, details)
+           values ('tenant.create', $1::uuid, $1::text, 'cli', jsonb_build_object('name', $2::text)),
+                  ('api_key.create', $1::uuid, $3, 'cli', jsonb_build_object('name', 'default'))`,
+          [tenantId, name, key.id],
+        );
+        await client.query("commit");
+        return { tenantId, apiKey: key.apiKey };
+      });
+      print(json, result, `Tenant ${result.tenantId}\nAPI key (shown once): ${result.apiKey}`);
+      return;
+    }
+    case "create-admin-key": {
+      const result = await withOwner(async (client) => {
+        const key = await issueApiKey(client, { tenantId: null, role: "admin", name: positional[0] ?? "admin" });
+        await client.query(
+          `insert into paytrust_public.audit_events (action, subject_id, actor_role) values ('api_key.create', $1, 'cli')`,
+          [key.id],
+        );
+        return { apiKey: key.apiKey };
+      });
+      print(json, result, `Admin API key (shown once): ${result.apiKey}`);
+      return;
+    }
+    case undefined:
+    case "help":
+    case "--help":
+      console.log(USAGE);
+      return;
+    default:
+      throw new UsageError(`Unknown command "${command}"\n${USAGE}`);
+  }
+}
+
+const isEntry = process.argv[1] && /(cli\.ts|paytrust(\.js)?)$/.test(process.argv[1]);
+if (isEntry) {
+  main(process.argv.slice(2)).catch((error) => {
+    const code = error instanceof ConfigError || error instanceof UsageError ? error.code : (error.code ?? "PTFATAL");
+    console.error(`paytrust: [${code}] ${error.message}`);
+    process.exit(error instanceof UsageError ? 64 : 1);
+  });
+}

@@ -1,0 +1,126 @@
+/**
+ * Creates the cluster roles and the database, then migrates it: the
+ * graphile-migrate committed migrations (and, outside production, the
+ * work-in-progress migrations/current.sql) followed by graphile-worker's schema.
+ */
+import { readFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { migrate, watch } from "graphile-migrate";
+import { runMigrations } from "graphile-worker";
+import pg from "pg";
+
+export const ROLES = {
+  authenticator: "paytrust_authenticator",
+  tenant: "paytrust_tenant",
+  admin: "paytrust_admin",
+  analyst: "paytrust_analyst",
+} as const;
+
+export const projectRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const migrationsFolder = join(projectRoot, "migrations");
+
+const quoteLiteral = (value: string) => `'${value.replace(/'/g, "''")}'`;
+const quoteIdent = (value: string) => `"${value.replace(/"/g, '""')}"`;
+
+export function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+export function withCredentials(url: string, user: string, password: string): string {
+  const parsed = new URL(url);
+  parsed.username = encodeURIComponent(user);
+  parsed.password = encodeURIComponent(password);
+  return parsed.toString();
+}
+
+/** Roles are cluster-wide: create them once, idempotently. */
+export async function ensureRoles(client: pg.ClientBase, authenticatorPassword?: string): Promise<void> {
+  // Serialise concurrent bootstraps (parallel test workers, CLI beside `npm start`).
+  await client.query("select pg_advisory_lock(hashtext('paytrust.ensure_roles'))");
+  try {
+    const { rows } = await client.query<{ rolname: string }>(
+      "select rolname from pg_roles where rolname = any($1)",
+      [Object.values(ROLES)],
+    );
+    const existing = new Set(rows.map((r) => r.rolname));
+    for (const role of [ROLES.tenant, ROLES.admin, ROLES.analyst]) {
+      if (!existing.has(role)) await client.query(`create role ${role} nologin`);
+    }
+    if (!existing.has(ROLES.authenticator)) {
+      await client.query(`create role ${ROLES.authenticator} login noinherit`);
+    }
+    if (authenticatorPassword) {
+      await client.query(
+        `alter role ${ROLES.authenticator} with login password ${quoteLiteral(authenticatorPassword)}`,
+      );
+    }
+    await client.query(`grant ${ROLES.tenant}, ${ROLES.admin} to ${ROLES.authenticator}`);
+  } finally {
+    await client.query("select pg_advisory_unlock(hashtext('paytrust.ensure_roles'))");
+  }
+}
+
+export async function ensureDatabase(rootUrl: string, database: string): Promise<void> {
+  const client = new pg.Client({ connectionString: withDatabase(rootUrl, "postgres") });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query("select 1 from pg_database where datname = $1", [database]);
+    if (!rowCount) {
+      await client.query(`create database ${quoteIdent(database)}`).catch((error) => {
+        if (error.code !== "42P04") throw error; // created concurrently
+      });
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+async function currentMigrationHasSql(): Promise<boolean> {
+  const text = await readFile(join(migrationsFolder, "current.sql"), "utf8").catch(() => "");
+  return text.split("\n").some((line) => line.trim() !== "" && !line.trim().startsWith("--"));
+}
+
+export interface MigrateOptions {
+  /** Owner connection (runs the migrations, owns the objects). */
+  ownerUrl: string;
+  /** Superuser connection used to create roles. */
+  rootUrl: string;
+  authenticatorPassword?: string;
+  /** Apply migrations/current.sql too (development and tests only). */
+  includeCurrent?: boolean;
+  quiet?: boolean;
+}
+
+export async function migrateDatabase(options: MigrateOptions): Promise<void> {
+  const root = new pg.Client({ connectionString: options.rootUrl });
+  await root.connect();
+  try {
+    await ensureRoles(root, options.authenticatorPassword);
+  } finally {
+    await root.end();
+  }
+  const settings = {
+    connectionString: options.ownerUrl,
+    rootConnectionString: options.rootUrl,
+    migrationsFolder,
+    pgSettings: { search_path: "paytrust_public,paytrust_private,public" },
+    logger: options.quiet ? quietLogger : undefined,
+  };
+  await migrate(settings as any);
+  if (options.includeCurrent && (await currentMigrationHasSql())) {
+    await watch(settings as any, true);
+  }
+  await runMigrations({ connectionString: options.ownerUrl, logger: options.quiet ? quietWorkerLogger : undefined });
+}
+
+import { Logger as WorkerLogger } from "graphile-worker";
+import { Logger as MigrateLogger } from "graphile-migrate";
+const quietLogger = new MigrateLogger(() => (level: string, message: string) => {
+  if (level === "error") console.error(message);
+});
+const quietWorkerLogger = new WorkerLogger(() => (level: string, message: string) => {
+  if (level === "error") console.error(message);
+});

@@ -1,0 +1,46 @@
+/**
+ * grafserv masks every error by default. PayTrust's own SQLSTATEs (PTxxx,
+ * listed in docs/errors.md) are meant for clients: pass them through with
+ * `extensions.code`. A few standard PostgreSQL errors are translated to stable
+ * codes; everything else stays masked (and logged with a hash).
+ */
+import { defaultMaskError } from "postgraphile/grafserv";
+import { GraphQLError } from "postgraphile/graphql";
+
+const STANDARD_CODES: Record<string, { code: string; message?: string }> = {
+  "42501": { code: "PTPRM", message: "Permission denied" },
+  "22P02": { code: "PTVAL", message: "Invalid input value" },
+  "22003": { code: "PTCAP", message: "A number is out of range" },
+  "22001": { code: "PTVAL", message: "A text value is too long" },
+  "23502": { code: "PTVAL", message: "A required value is missing" },
+  "23514": { code: "PTVAL", message: "A value breaks a data rule" },
+  "23505": { code: "PTDUP", message: "This already exists" },
+  "23503": { code: "PTREF", message: "A referenced record does not exist" },
+  "22007": { code: "PTVAL", message: "Invalid date or time" },
+  "22008": { code: "PTVAL", message: "Date or time out of range" },
+  "2201E": { code: "PTVAL", message: "Invalid numeric argument" },
+  "22023": { code: "PTVAL", message: "Invalid parameter value" },
+  "54000": { code: "PTVAL", message: "The input is too large" },
+};
+
+export function projectErrorCode(original: unknown): { code: string; message: string } | null {
+  const err = original as { code?: unknown; message?: unknown } | null;
+  if (!err || typeof err.code !== "string") return null;
+  if (/^PT[0-9A-Z]{3}$/.test(err.code)) return { code: err.code, message: String(err.message) };
+  const mapped = STANDARD_CODES[err.code];
+  return mapped ? { code: mapped.code, message: mapped.message ?? String(err.message) } : null;
+}
+
+export function maskError(error: GraphQLError): GraphQLError {
+  const known = projectErrorCode(error.originalError);
+  if (known) {
+    return new GraphQLError(known.message, {
+      nodes: error.nodes,
+      source: error.source,
+      positions: error.positions,
+      path: error.path,
+      extensions: { code: known.code },
+    });
+  }
+  return defaultMaskError(error);
+}

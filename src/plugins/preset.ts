@@ -1,0 +1,69 @@
+/**
+ * The PostGraphile V5 preset: Amber + simplified inflection, the
+ * paytrust_public schema, pgSettings from the authenticated API key, and
+ * error masking that lets project error codes through.
+ */
+import { PgSimplifyInflectionPreset } from "@graphile/simplify-inflection";
+import type { Request } from "express";
+import type pg from "pg";
+import { makePgService } from "postgraphile/adaptors/pg";
+import type {} from "postgraphile/grafserv/express/v4";
+import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
+import type { VerifiedKey } from "../auth/keyVerifier.ts";
+import { maskError } from "./maskError.ts";
+
+declare global {
+  namespace Grafast {
+    interface Context {
+      apiKey?: VerifiedKey;
+    }
+  }
+}
+
+export interface PresetOptions {
+  authPool: pg.Pool;
+  port: number;
+  graphiql: boolean;
+  plugins?: GraphileConfig.Plugin[];
+}
+
+/** The Postgres settings for one request: role and tenant claim, nothing from the client. */
+export function pgSettingsFor(req: Request | undefined): Record<string, string> {
+  const key = req?.apiKey;
+  if (!key) return { role: "paytrust_tenant", "paytrust.tenant_id": "00000000-0000-0000-0000-000000000000" };
+  return {
+    role: key.role === "admin" ? "paytrust_admin" : "paytrust_tenant",
+    "paytrust.role": key.role,
+    "paytrust.tenant_id": key.tenantId ?? "",
+    "paytrust.api_key_id": key.id,
+    "paytrust.ip": req?.ip ?? "",
+    "paytrust.user_agent": String(req?.headers["user-agent"] ?? "").slice(0, 512),
+  };
+}
+
+export function makePreset(options: PresetOptions): GraphileConfig.Preset {
+  return {
+    extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset],
+    plugins: options.plugins ?? [],
+    disablePlugins: ["NodePlugin"],
+    pgServices: [makePgService({ pool: options.authPool, schemas: ["paytrust_public"] })],
+    gather: { pgStrictFunctions: true },
+    schema: { pgForbidSetofFunctionsToReturnNull: true },
+    grafserv: {
+      port: options.port,
+      graphqlPath: "/graphql",
+      graphiql: options.graphiql,
+      graphiqlPath: "/graphiql",
+      graphiqlOnGraphQLGET: false,
+      maskError,
+      maxRequestLength: 1_000_000,
+    },
+    grafast: {
+      explain: false,
+      context(requestContext) {
+        const req = requestContext.expressv4?.req as Request | undefined;
+        return { pgSettings: pgSettingsFor(req), apiKey: req?.apiKey };
+      },
+    },
+  };
+}

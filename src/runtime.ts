@@ -1,0 +1,93 @@
+/**
+ * Wires a PayTrust process together: database (embedded or DATABASE_URL),
+ * migrations, pools, key verification, rate limits, the HTTP app and the
+ * worker. `npm start` runs everything; `paytrust serve` / `worker` run one half.
+ */
+import type { Runner } from "graphile-worker";
+import type pg from "pg";
+import { createKeyVerifier } from "./auth/keyVerifier.ts";
+import { createRateLimits } from "./auth/rateLimit.ts";
+import { type Config, gatewayUrls } from "./config.ts";
+import { migrateDatabase } from "./db/bootstrap.ts";
+import { type DatabaseUrls, makePool, resolveDatabase } from "./db/connection.ts";
+import { mountRoutes } from "./routes.ts";
+import { type RunningApp, startApp } from "./server.ts";
+import { startWorker } from "./worker.ts";
+
+export interface RuntimeOptions {
+  config: Config;
+  serve: boolean;
+  work: boolean;
+  migrate: boolean;
+  /** Pre-resolved database (tests); otherwise resolved from config. */
+  database?: DatabaseUrls;
+  log?: (line: string) => void;
+}
+
+export interface Runtime {
+  db: DatabaseUrls;
+  ownerPool: pg.Pool;
+  app: RunningApp | null;
+  worker: Runner | null;
+  stop(): Promise<void>;
+}
+
+export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const { config } = options;
+  const log = options.log ?? ((line: string) => console.log(line));
+  const db = options.database ?? (await resolveDatabase(config, { log }));
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const stop = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+    await db.stop();
+  };
+  try {
+    if (options.migrate) {
+      await migrateDatabase({
+        ownerUrl: db.ownerUrl,
+        rootUrl: db.rootUrl,
+        authenticatorPassword: db.authenticatorPassword,
+        includeCurrent: config.isDev,
+        quiet: true,
+      });
+    }
+    const ownerPool = makePool(db.ownerUrl, config.workerConcurrency + 10);
+    cleanups.push(() => ownerPool.end());
+
+    // The sandbox and the webhook URLs point back at this process unless told otherwise.
+    const selfUrl = `http://${config.host}:${config.port}`;
+    const publicBaseUrl = config.publicBaseUrl ?? selfUrl;
+    const urls = gatewayUrls(config, selfUrl);
+
+    let app: RunningApp | null = null;
+    if (options.serve) {
+      const authPool = makePool(db.authUrl, 50);
+      cleanups.push(() => authPool.end());
+      const verifier = await createKeyVerifier(ownerPool);
+      cleanups.push(() => verifier.close());
+      const rateLimits = createRateLimits({
+        redisUrl: config.redisUrl,
+        defaultPerMinute: config.rateLimitPerMinute,
+        webhookPerMinute: config.webhookRateLimitPerMinute,
+      });
+      cleanups.push(() => rateLimits.close());
+      const routes = mountRoutes({ config, ownerPool, publicBaseUrl, rateLimits });
+      app = await startApp(
+        { config, ownerPool, authPool, verifier, rateLimits, log, ...routes },
+        { port: config.port, host: config.host },
+      );
+      const running = app;
+      cleanups.push(() => running.close());
+    }
+    let worker: Runner | null = null;
+    if (options.work) {
+      worker = await startWorker({ config, ownerPool, gatewayUrls: urls, publicBaseUrl });
+      const running = worker;
+      cleanups.push(() => running.stop());
+    }
+    return { db, ownerPool, app, worker, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * The HTTP edge: security headers, health and metrics, webhooks, the sandbox
+ * gateways, authentication, rate limits, REST document routes and PostGraphile.
+ */
+import { createServer, type Server } from "node:http";
+import express, { type Express, type NextFunction, type Request, type Response } from "express";
+import helmet from "helmet";
+import type pg from "pg";
+import { postgraphile } from "postgraphile";
+import { grafserv } from "postgraphile/grafserv/express/v4";
+import { authenticate, sendError } from "./auth/middleware.ts";
+import type { KeyVerifier } from "./auth/keyVerifier.ts";
+import type { RateLimits } from "./auth/rateLimit.ts";
+import type { Config } from "./config.ts";
+import { committedMigrationCount } from "./db/migrationsStatus.ts";
+import { metricsHandler, observeRequests } from "./metrics.ts";
+import { makePreset } from "./plugins/preset.ts";
+import { schemaPlugins } from "./plugins/index.ts";
+
+export interface AppDeps {
+  config: Config;
+  ownerPool: pg.Pool;
+  authPool: pg.Pool;
+  verifier: KeyVerifier;
+  rateLimits: RateLimits;
+  /** Extra routers mounted before authentication (webhooks, sandbox). */
+  publicRoutes?: (app: Express) => void;
+  /** Extra routers mounted after authentication (REST documents). */
+  authenticatedRoutes?: (app: Express) => void;
+  log?: (line: string) => void;
+}
+
+export interface RunningApp {
+  app: Express;
+  server: Server;
+  url: string;
+  close(): Promise<void>;
+}
+
+async function databaseReady(pool: pg.Pool): Promise<{ ok: boolean; reason?: string }> {
+  try {
+    const { rows } = await pool.query<{ applied: string }>(
+      "select count(*) as applied from graphile_migrate.migrations",
+    );
+    const expected = await committedMigrationCount();
+    if (Number(rows[0].applied) < expected) return { ok: false, reason: "migrations pending" };
+    return { ok: true };
+  } catch {
+    return { ok: false, reason: "database unreachable" };
+  }
+}
+
+export async function startApp(deps: AppDeps, listen: { port: number; host: string }): Promise<RunningApp> {
+  const { config, verifier, rateLimits } = deps;
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("trust proxy", "loopback");
+  app.use(
+    helmet({
+      // GraphiQL (Ruru) and the sandbox checkout page use inline scripts.
+      contentSecurityPolicy: false,
+      crossOriginEmbedderPolicy: false,
+    }),
+  );
+  app.use(observeRequests);
+
+  app.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+  app.get("/readyz", async (_req, res) => {
+    const ready = await databaseReady(deps.ownerPool);
+    res.status(ready.ok ? 200 : 503).json(ready.ok ? { status: "ready" } : { status: "unavailable", reason: ready.reason });
+  });
+  app.get("/metrics", metricsHandler);
+
+  deps.publicRoutes?.(app);
+
+  const auth = authenticate({
+    verifier,
+    optional: (req) => req.method === "GET" && req.path === "/graphiql",
+    onFailure: async (req, reason) => {
+      // Audit failed authentication, at most a few rows per IP per minute.
+      if (await rateLimits.perIpFailedAuth(req)) {
+        await deps.ownerPool
+          .query(
+            `insert into paytrust_public.audit_events (action, ip, user_agent, details)
+             values ('auth.failed', $1, left($2, 512), jsonb_build_object('reason', $3::text))`,
+            [req.ip ?? null, String(req.headers["user-agent"] ?? ""), reason],
+          )
+          .catch(() => {});
+      }
+    },
+  });
+  for (const path of ["/graphql", "/invoices"]) {
+    app.use(path, rateLimits.bruteForceGuard, auth, rateLimits.perKey);
+  }
+  deps.authenticatedRoutes?.(app);
+
+  const server = createServer(app);
+  const pgl = postgraphile(
+    makePreset({
+      authPool: deps.authPool,
+      port: listen.port,
+      graphiql: config.isDev,
+      plugins: schemaPlugins,
+    }),
+  );
+  const serv = pgl.createServ(grafserv);
+  await serv.addTo(app, server, false);
+
+  // Anything unexpected: JSON, no stack trace, no internals.
+  app.use((error: any, _req: Request, res: Response, _next: NextFunction) => {
+    if (error?.type === "entity.too.large") return sendError(res, 413, "PTSIZE", "Request body too large");
+    if (error?.type === "entity.parse.failed") return sendError(res, 400, "PTBODY", "Malformed request body");
+    deps.log?.(`Unhandled error: ${error?.message ?? error}`);
+    sendError(res, 500, "PTINTERNAL", "Internal error");
+  });
+
+  await new Promise<void>((resolveListen, reject) => {
+    server.once("error", reject);
+    server.listen(listen.port, listen.host, () => resolveListen());
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : listen.port;
+  const url = `http://${listen.host}:${port}`;
+
+  return {
+    app,
+    server,
+    url,
+    async close() {
+      server.closeAllConnections?.();
+      await new Promise<void>((r) => server.close(() => r()));
+      await pgl.release();
+    },
+  };
+}

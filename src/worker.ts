@@ -1,0 +1,39 @@
+/**
+ * graphile-worker in this process (npm start) or alone (paytrust worker).
+ * Tasks live one per file in src/tasks, named area__action.
+ */
+import { type Runner, run } from "graphile-worker";
+import type pg from "pg";
+import type { Config } from "./config.ts";
+import { makeTaskList } from "./tasks/index.ts";
+
+export interface WorkerDeps {
+  config: Config;
+  ownerPool: pg.Pool;
+  gatewayUrls: { xenditBaseUrl: string; midtransSnapUrl: string; midtransApiUrl: string };
+  publicBaseUrl: string;
+}
+
+export function crontab(config: Config, tasks: string[]): string {
+  const lines = [
+    // Audit retention: daily at 03:17.
+    `17 3 * * * maintenance__purge_audit_log ?max=1&jobKey=maintenance__purge_audit_log ${JSON.stringify({ retentionDays: config.auditRetentionDays })}`,
+    // Requeue webhook events a crashed worker left behind, every minute.
+    "* * * * * webhook__sweep ?max=1&jobKey=webhook__sweep",
+    // Ask gateways about transactions with no webhook for too long.
+    "*/2 * * * * gateway__reconcile ?max=1&jobKey=gateway__reconcile",
+  ];
+  return lines.filter((line) => tasks.includes(line.split(/\s+/)[5])).join("\n");
+}
+
+export async function startWorker(deps: WorkerDeps): Promise<Runner> {
+  const taskList = makeTaskList(deps);
+  return run({
+    pgPool: deps.ownerPool,
+    concurrency: deps.config.workerConcurrency,
+    noHandleSignals: true,
+    pollInterval: 1000,
+    taskList,
+    crontab: crontab(deps.config, Object.keys(taskList)),
+  });
+}

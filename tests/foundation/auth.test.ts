@@ -1,0 +1,95 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { startTestApp, type TestApp } from "../helpers/app.ts";
+import { createAdminKey, createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
+
+describe("API key authentication over HTTP", () => {
+  let db: TestDatabase;
+  let app: TestApp;
+  let tenant: { tenantId: string; apiKey: string; keyId: string };
+  let admin: { apiKey: string; keyId: string };
+
+  before(async () => {
+    db = await freshDatabase();
+    app = await startTestApp(db);
+    tenant = await createTenant(db.pool, "Acme");
+    admin = await createAdminKey(db.pool);
+  });
+  after(async () => {
+    await app.stop();
+    await db.drop();
+  });
+
+  const ME = "{ currentTenantId }";
+
+  it("refuses a request without a key with 401 JSON and executes nothing", async () => {
+    const before = await db.pool.query("select count(*) from paytrust_public.tenants");
+    const res = await app.gql('mutation { createTenant(input: {name: "x"}) { tenant { id } } }');
+    assert.equal(res.status, 401);
+    assert.equal(res.body.errors[0].extensions.code, "PTAUTH");
+    const afterCount = await db.pool.query("select count(*) from paytrust_public.tenants");
+    assert.equal(afterCount.rows[0].count, before.rows[0].count);
+  });
+
+  it("refuses malformed, unknown and wrong-secret keys with 401", async () => {
+    for (const key of ["nonsense", `${tenant.apiKey}x`, tenant.apiKey.replace(/_[^_]+$/, `_${"A".repeat(43)}`)]) {
+      const res = await app.gql(ME, {}, key);
+      assert.equal(res.status, 401, key);
+      assert.equal(res.body.errors[0].extensions.code, "PTAUTH");
+    }
+    const res = await fetch(`${app.url}/graphql`, {
+      method: "POST",
+      headers: { authorization: "Basic abc", "content-type": "application/json" },
+      body: JSON.stringify({ query: ME }),
+    });
+    assert.equal(res.status, 401);
+  });
+
+  it("records failed authentications in the audit log", async () => {
+    const { rows } = await db.pool.query("select count(*)::int as n from paytrust_public.audit_events where action = 'auth.failed'");
+    assert.ok(rows[0].n >= 1);
+  });
+
+  it("sets the tenant claim from a good key", async () => {
+    const res = await app.gql(ME, {}, tenant.apiKey);
+    assert.equal(res.status, 200);
+    assert.equal(res.body.data.currentTenantId, tenant.tenantId);
+  });
+
+  it("refuses expired keys", async () => {
+    const other = await createTenant(db.pool, "Expiring");
+    await db.pool.query("update paytrust_private.api_keys set expires_at = now() - interval '1 second' where id = $1", [
+      other.keyId,
+    ]);
+    const res = await app.gql(ME, {}, other.apiKey);
+    assert.equal(res.status, 401);
+  });
+
+  it("refuses admin-only operations to tenant keys with a stable code", async () => {
+    const res = await app.gql('mutation { createTenant(input: {name: "Evil"}) { tenant { id } } }', {}, tenant.apiKey);
+    assert.equal(res.body.errors[0].extensions.code, "PTPRM");
+    const { rows } = await db.pool.query("select count(*)::int as n from paytrust_public.tenants where name = 'Evil'");
+    assert.equal(rows[0].n, 0);
+  });
+
+  it("lets admin keys create tenants", async () => {
+    const res = await app.gql('mutation { createTenant(input: {name: "Beta"}) { tenant { id name } } }', {}, admin.apiKey);
+    assert.equal(res.body.data.createTenant.tenant.name, "Beta");
+  });
+
+  it("invalidates the verification cache at once when a key is revoked", async () => {
+    const victim = await createTenant(db.pool, "Soon revoked");
+    assert.equal((await app.gql(ME, {}, victim.apiKey)).status, 200); // now cached
+    await db.pool.query("update paytrust_private.api_keys set revoked_at = now() where id = $1", [victim.keyId]);
+    // The NOTIFY is sent at commit; give the listener its round trip.
+    await new Promise((r) => setTimeout(r, 100));
+    const res = await app.gql(ME, {}, victim.apiKey);
+    assert.equal(res.status, 401);
+  });
+
+  it("serves /healthz and /readyz", async () => {
+    assert.equal((await fetch(`${app.url}/healthz`)).status, 200);
+    const ready = await fetch(`${app.url}/readyz`);
+    assert.equal(ready.status, 200);
+  });
+});

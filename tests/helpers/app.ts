@@ -1,0 +1,78 @@
+/** Starts real PayTrust processes (HTTP app and/or worker) against a test database. */
+import { createServer } from "node:net";
+import { loadConfig } from "../../src/config.ts";
+import type { DatabaseUrls } from "../../src/db/connection.ts";
+import { type Runtime, startRuntime } from "../../src/runtime.ts";
+import { AUTHENTICATOR_PASSWORD, type TestDatabase } from "./db.ts";
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+export interface TestApp {
+  url: string;
+  runtime: Runtime;
+  gql(query: string, variables?: Record<string, unknown>, apiKey?: string): Promise<{ status: number; body: any }>;
+  stop(): Promise<void>;
+}
+
+export async function startTestApp(
+  db: TestDatabase,
+  options: { env?: Record<string, string>; worker?: boolean; serve?: boolean } = {},
+): Promise<TestApp> {
+  const port = await freePort();
+  const config = loadConfig({
+    NODE_ENV: "test",
+    PORT: String(port),
+    DATABASE_URL: db.ownerUrl,
+    PAYTRUST_RATE_LIMIT_PER_MINUTE: "100000",
+    ...options.env,
+  });
+  const database: DatabaseUrls = {
+    ownerUrl: db.ownerUrl,
+    authUrl: db.authUrl,
+    rootUrl: db.rootUrl,
+    authenticatorPassword: AUTHENTICATOR_PASSWORD,
+    embedded: false,
+    stop: async () => {},
+  };
+  const runtime = await startRuntime({
+    config,
+    serve: options.serve ?? true,
+    work: options.worker ?? false,
+    migrate: false,
+    database,
+    log: () => {},
+  });
+  const url = runtime.app?.url ?? `http://127.0.0.1:${port}`;
+  return {
+    url,
+    runtime,
+    async gql(query, variables = {}, apiKey) {
+      const res = await fetch(`${url}/graphql`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
+        },
+        body: JSON.stringify({ query, variables }),
+      });
+      const text = await res.text();
+      let body: any;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = text;
+      }
+      return { status: res.status, body };
+    },
+    stop: () => runtime.stop(),
+  };
+}
