@@ -12,7 +12,9 @@ import pg from "pg";
 import { migrateDatabase, projectRoot, withDatabase } from "../src/db/bootstrap.ts";
 import { ensureEmbeddedServer } from "../src/db/embedded.ts";
 
-const TEMPLATE = "paytrust_test_template";
+// Unique per run, so several runs can share one server (e.g. TEST_DATABASE_URL).
+const RUN_ID = `paytrust_t${process.pid.toString(36)}${Date.now().toString(36)}`;
+const TEMPLATE = `${RUN_ID}_template`;
 
 function dockerAnswers(): boolean {
   try {
@@ -53,6 +55,16 @@ function testFiles(dir: string, filter: string[]): string[] {
     .sort();
 }
 
+async function dropRunDatabases(rootUrl: string): Promise<void> {
+  const root = new pg.Client({ connectionString: withDatabase(rootUrl, "postgres") });
+  await root.connect();
+  const { rows } = await root.query<{ datname: string }>("select datname from pg_database where datname like $1", [
+    `${RUN_ID}%`,
+  ]);
+  for (const { datname } of rows) await root.query(`drop database if exists "${datname}" with (force)`);
+  await root.end();
+}
+
 async function main() {
   const filter = process.argv.slice(2).filter((a) => !a.startsWith("--"));
   const server = await findServer();
@@ -61,11 +73,6 @@ async function main() {
   try {
     const root = new pg.Client({ connectionString: withDatabase(server.rootUrl, "postgres") });
     await root.connect();
-    // Drop databases left by an earlier interrupted run, then rebuild the template.
-    const { rows } = await root.query<{ datname: string }>(
-      "select datname from pg_database where datname like 'paytrust_test_%'",
-    );
-    for (const { datname } of rows) await root.query(`drop database if exists "${datname}" with (force)`);
     await root.query(`create database ${TEMPLATE}`);
     await root.end();
     await migrateDatabase({
@@ -88,12 +95,14 @@ async function main() {
             GRAPHILE_ENV: "test",
             PAYTRUST_TEST_ROOT_URL: withDatabase(server.rootUrl, "postgres"),
             PAYTRUST_TEST_TEMPLATE: TEMPLATE,
+            PAYTRUST_TEST_RUN_ID: RUN_ID,
           },
         },
       );
       child.on("exit", (c) => resolveCode(c ?? 1));
     });
   } finally {
+    await dropRunDatabases(server.rootUrl).catch((e) => console.error(e));
     await server.stop();
   }
   process.exit(code);

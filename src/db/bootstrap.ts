@@ -3,11 +3,11 @@
  * graphile-migrate committed migrations (and, outside production, the
  * work-in-progress migrations/current.sql) followed by graphile-worker's schema.
  */
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { migrate, watch } from "graphile-migrate";
-import { runMigrations } from "graphile-worker";
+import { Logger as MigrateLogger, migrate, watch } from "graphile-migrate";
+import { Logger as WorkerLogger, runMigrations } from "graphile-worker";
 import pg from "pg";
 
 export const ROLES = {
@@ -78,9 +78,18 @@ export async function ensureDatabase(rootUrl: string, database: string): Promise
   }
 }
 
+/** migrations/current.sql, or the migrations/current/ folder while work is in progress. */
 async function currentMigrationHasSql(): Promise<boolean> {
-  const text = await readFile(join(migrationsFolder, "current.sql"), "utf8").catch(() => "");
-  return text.split("\n").some((line) => line.trim() !== "" && !line.trim().startsWith("--"));
+  const folder = join(migrationsFolder, "current");
+  const files = await readdir(folder).then(
+    (names) => names.filter((n) => n.endsWith(".sql")).map((n) => join(folder, n)),
+    () => [join(migrationsFolder, "current.sql")],
+  );
+  for (const file of files) {
+    const text = await readFile(file, "utf8").catch(() => "");
+    if (text.split("\n").some((line) => line.trim() !== "" && !line.trim().startsWith("--"))) return true;
+  }
+  return false;
 }
 
 export interface MigrateOptions {
@@ -116,8 +125,6 @@ export async function migrateDatabase(options: MigrateOptions): Promise<void> {
   await runMigrations({ connectionString: options.ownerUrl, logger: options.quiet ? quietWorkerLogger : undefined });
 }
 
-import { Logger as WorkerLogger } from "graphile-worker";
-import { Logger as MigrateLogger } from "graphile-migrate";
 const quietLogger = new MigrateLogger(() => (level: string, message: string) => {
   if (level === "error") console.error(message);
 });

@@ -27,7 +27,7 @@ function rootUrl(): string {
 }
 
 export async function freshDatabase(): Promise<TestDatabase> {
-  const name = `paytrust_test_${randomBytes(5).toString("hex")}`;
+  const name = `${process.env.PAYTRUST_TEST_RUN_ID}_${randomBytes(4).toString("hex")}`;
   const root = new pg.Client({ connectionString: rootUrl() });
   await root.connect();
   try {

@@ -1,0 +1,66 @@
+/**
+ * What the worker asks of a gateway, independent of Xendit or Midtrans.
+ * Amounts arrive as integer minor units (strings) with the currency exponent
+ * from SQL; adapters convert through src/money.ts only.
+ */
+import type { Currency } from "../money.ts";
+
+export type GatewayName = "xendit" | "midtrans";
+
+export interface PaymentItem {
+  name: string;
+  quantity: number;
+  /** Price of one unit, minor units. */
+  priceMinor: string;
+}
+
+export interface CreatePaymentRequest {
+  /** Unique per attempt: Xendit external_id, Midtrans order_id. */
+  externalId: string;
+  currency: Currency;
+  exponent: number;
+  amountMinor: string;
+  description: string;
+  customer: { name: string; email: string };
+  /** Σ quantity × priceMinor === amountMinor (SQL guarantees it). */
+  items: PaymentItem[];
+  /** Where the gateway sends the customer after paying. */
+  redirectUrl?: string;
+  /** Seconds until the checkout expires. */
+  expirySeconds?: number;
+}
+
+export interface CreatePaymentResult {
+  gatewayReference: string;
+  checkoutUrl: string;
+  /** True when an earlier attempt had already created it (no second charge). */
+  reused: boolean;
+}
+
+/** A gateway's current view of a payment (status APIs, reconciliation). */
+export interface GatewayStatusReport {
+  /** The raw payload, applied through the same SQL path as a webhook. */
+  payload: Record<string, unknown>;
+  /** A stable id for deduplication of this observation. */
+  eventId: string;
+}
+
+export interface GatewayAdapter {
+  name: GatewayName;
+  createPayment(request: CreatePaymentRequest): Promise<CreatePaymentResult>;
+  getStatus(externalId: string, gatewayReference: string | null): Promise<GatewayStatusReport | null>;
+}
+
+/** transient: network error, timeout, 5xx, 429 → retry with backoff. Otherwise permanent. */
+export class GatewayError extends Error {
+  readonly transient: boolean;
+  readonly status: number | null;
+  readonly retryAfterMs: number | null;
+  constructor(message: string, options: { transient: boolean; status?: number | null; retryAfterMs?: number | null }) {
+    super(message);
+    this.name = "GatewayError";
+    this.transient = options.transient;
+    this.status = options.status ?? null;
+    this.retryAfterMs = options.retryAfterMs ?? null;
+  }
+}
