@@ -1,19 +1,30 @@
-/** Routes outside GraphQL: webhooks and the sandbox (public), documents (authenticated). */
+/** Routes outside GraphQL: webhooks, hosted checkout links and the sandbox (public), documents (authenticated). */
 import type { Express } from "express";
 import type pg from "pg";
 import type { RateLimits } from "./auth/rateLimit.ts";
 import type { Config } from "./config.ts";
+import { checkoutRedirectHandler } from "./webhooks/checkoutRedirect.ts";
+import { makeWebhookRouter } from "./webhooks/index.ts";
 
 export interface RouteDeps {
   config: Config;
   ownerPool: pg.Pool;
   publicBaseUrl: string;
+  selfUrl: string;
   rateLimits: RateLimits;
+  log: (line: string) => void;
 }
 
-export function mountRoutes(_deps: RouteDeps) {
+export function mountRoutes(deps: RouteDeps) {
   return {
-    publicRoutes: (_app: Express) => {},
+    publicRoutes: (app: Express) => {
+      app.use(
+        "/webhooks",
+        makeWebhookRouter({ pool: deps.ownerPool, config: deps.config, rateLimits: deps.rateLimits, log: deps.log }),
+      );
+      app.get("/pay/:id", checkoutRedirectHandler(deps.ownerPool));
+      // SANDBOX_MOUNT
+    },
     authenticatedRoutes: (_app: Express) => {},
   };
 }

@@ -71,9 +71,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         webhookPerMinute: config.webhookRateLimitPerMinute,
       });
       cleanups.push(() => rateLimits.close());
-      const routes = mountRoutes({ config, ownerPool, publicBaseUrl, rateLimits });
+      const routes = mountRoutes({ config, ownerPool, publicBaseUrl, selfUrl, rateLimits, log });
       app = await startApp(
-        { config, ownerPool, authPool, verifier, rateLimits, log, ...routes },
+        { config, ownerPool, authPool, verifier, rateLimits, log, publicBaseUrl, ...routes },
         { port: config.port, host: config.host },
       );
       const running = app;

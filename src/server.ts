@@ -23,6 +23,7 @@ export interface AppDeps {
   authPool: pg.Pool;
   verifier: KeyVerifier;
   rateLimits: RateLimits;
+  publicBaseUrl: string;
   /** Extra routers mounted before authentication (webhooks, sandbox). */
   publicRoutes?: (app: Express) => void;
   /** Extra routers mounted after authentication (REST documents). */
@@ -103,6 +104,7 @@ export async function startApp(deps: AppDeps, listen: { port: number; host: stri
       port: listen.port,
       graphiql: config.isDev,
       plugins: schemaPlugins,
+      publicBaseUrl: deps.publicBaseUrl,
     }),
   );
   const serv = pgl.createServ(grafserv);

@@ -24,14 +24,17 @@ export interface PresetOptions {
   authPool: pg.Pool;
   port: number;
   graphiql: boolean;
+  publicBaseUrl: string;
   plugins?: GraphileConfig.Plugin[];
 }
 
 /** The Postgres settings for one request: role and tenant claim, nothing from the client. */
-export function pgSettingsFor(req: Request | undefined): Record<string, string> {
+export function pgSettingsFor(req: Request | undefined, publicBaseUrl: string): Record<string, string> {
   const key = req?.apiKey;
+  // Unreachable behind the auth middleware; a request without a key gets a tenant that owns nothing.
   if (!key) return { role: "paytrust_tenant", "paytrust.tenant_id": "00000000-0000-0000-0000-000000000000" };
   return {
+    "paytrust.public_base_url": publicBaseUrl,
     role: key.role === "admin" ? "paytrust_admin" : "paytrust_tenant",
     "paytrust.role": key.role,
     "paytrust.tenant_id": key.tenantId ?? "",
@@ -62,7 +65,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       explain: false,
       context(requestContext) {
         const req = requestContext.expressv4?.req as Request | undefined;
-        return { pgSettings: pgSettingsFor(req), apiKey: req?.apiKey };
+        return { pgSettings: pgSettingsFor(req, options.publicBaseUrl), apiKey: req?.apiKey };
       },
     },
   };

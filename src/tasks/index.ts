@@ -1,10 +1,24 @@
 /** The worker's task list: one file per task, named area__action. */
 import type { TaskList } from "graphile-worker";
+import { makeGateways } from "../gateways/index.ts";
 import type { WorkerDeps } from "../worker.ts";
+import { makeCreatePaymentTask } from "./gateway__create_payment.ts";
 import { maintenance__purge_audit_log } from "./maintenance__purge_audit_log.ts";
+import { webhook__process } from "./webhook__process.ts";
 
-export function makeTaskList(_deps: WorkerDeps): TaskList {
+export function makeTaskList(deps: WorkerDeps): TaskList {
+  const gateways = makeGateways({
+    ...deps.gatewayUrls,
+    xenditSecretKey: deps.config.xenditSecretKey,
+    midtransServerKey: deps.config.midtransServerKey,
+    timeoutMs: deps.config.gatewayTimeoutMs,
+  });
   return {
+    gateway__create_payment: makeCreatePaymentTask({
+      gateways,
+      maxAttempts: deps.config.gatewayMaxAttempts,
+    }),
+    webhook__process,
     maintenance__purge_audit_log,
   };
 }

@@ -1,0 +1,71 @@
+/**
+ * Shared webhook plumbing: raw-body parsing (the exact bytes go to PostgreSQL
+ * as jsonb, so amounts are never re-rendered through floats), the one INSERT
+ * that stores and queues an event, and JSON error responses.
+ */
+import type { Request, Response } from "express";
+import type pg from "pg";
+import { sendError } from "../auth/middleware.ts";
+import type { GatewayName } from "../gateways/types.ts";
+import { webhookCounter } from "../metrics.ts";
+
+export const WEBHOOK_BODY_LIMIT = "64kb";
+
+export function tryParseObject(body: unknown): Record<string, unknown> | null {
+  try {
+    const value = JSON.parse(typeof body === "string" ? body : "");
+    return value && typeof value === "object" && !Array.isArray(value) ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Parses the raw body as a JSON object, or answers 400/415 and returns null. */
+export function parseJsonObject(req: Request, res: Response, gateway: GatewayName): Record<string, unknown> | null {
+  if (!req.is("application/json")) {
+    webhookCounter.inc({ gateway, outcome: "bad_request" });
+    sendError(res, 415, "PTBODY", "Webhooks must be sent as application/json");
+    return null;
+  }
+  const value = tryParseObject(req.body);
+  if (value) return value;
+  webhookCounter.inc({ gateway, outcome: "bad_request" });
+  sendError(res, 400, "PTBODY", "Malformed webhook body: expected a JSON object");
+  return null;
+}
+
+export function refuseUnverified(res: Response, gateway: GatewayName, req: Request, log: (line: string) => void): void {
+  webhookCounter.inc({ gateway, outcome: "unverified" });
+  // A security log line, never the token or signature itself.
+  log(`[security] unverified ${gateway} webhook from ${req.ip ?? "unknown"} refused`);
+  sendError(res, 401, "PTSIG", "Webhook signature or token is invalid");
+}
+
+export function isText(value: unknown, max = 300): value is string {
+  return typeof value === "string" && value.length > 0 && value.length <= max;
+}
+
+export async function storeEvent(
+  pool: pg.Pool,
+  res: Response,
+  event: { gateway: GatewayName; eventId: string; externalId: string; rawBody: string; maxAttempts: number },
+): Promise<void> {
+  try {
+    const { rows } = await pool.query(
+      "select * from paytrust_private.receive_webhook($1, $2, $3, $4::jsonb, 'webhook', $5)",
+      [event.gateway, event.eventId, event.externalId, event.rawBody, event.maxAttempts],
+    );
+    const row = rows[0];
+    const outcome = row.duplicate ? "duplicate" : row.known_transaction ? "accepted" : "unknown_transaction";
+    webhookCounter.inc({ gateway: event.gateway, outcome });
+    res.status(200).json({ received: true, duplicate: row.duplicate, eventId: String(row.webhook_event_id) });
+  } catch (error: any) {
+    if (error?.code === "22P02" || error?.code === "22023" || error?.code === "54000") {
+      webhookCounter.inc({ gateway: event.gateway, outcome: "bad_request" });
+      return sendError(res, 400, "PTBODY", "Malformed webhook body");
+    }
+    webhookCounter.inc({ gateway: event.gateway, outcome: "error" });
+    // 503 makes the gateway retry later: nothing is lost.
+    sendError(res, 503, "PTUNAV", "Temporarily unable to store the webhook; retry later");
+  }
+}
