@@ -3,6 +3,7 @@ import type { Express } from "express";
 import type pg from "pg";
 import type { RateLimits } from "./auth/rateLimit.ts";
 import type { Config } from "./config.ts";
+import { createSandboxRouter, type SandboxControl } from "./gateways/sandbox.ts";
 import { checkoutRedirectHandler } from "./webhooks/checkoutRedirect.ts";
 import { makeWebhookRouter } from "./webhooks/index.ts";
 
@@ -16,14 +17,25 @@ export interface RouteDeps {
 }
 
 export function mountRoutes(deps: RouteDeps) {
+  const sandbox =
+    deps.config.gatewayMode === "sandbox"
+      ? createSandboxRouter({
+          xenditSecretKey: deps.config.xenditSecretKey,
+          xenditCallbackToken: deps.config.xenditCallbackToken,
+          midtransServerKey: deps.config.midtransServerKey,
+          webhookBaseUrl: deps.selfUrl,
+          publicUrl: `${deps.publicBaseUrl}/sandbox`,
+        })
+      : null;
   return {
+    sandboxControl: sandbox?.control ?? null,
     publicRoutes: (app: Express) => {
       app.use(
         "/webhooks",
         makeWebhookRouter({ pool: deps.ownerPool, config: deps.config, rateLimits: deps.rateLimits, log: deps.log }),
       );
       app.get("/pay/:id", checkoutRedirectHandler(deps.ownerPool));
-      // SANDBOX_MOUNT
+      if (sandbox) app.use("/sandbox", sandbox.router);
     },
     authenticatedRoutes: (_app: Express) => {},
   };

@@ -10,6 +10,7 @@ import { createRateLimits } from "./auth/rateLimit.ts";
 import { type Config, gatewayUrls } from "./config.ts";
 import { migrateDatabase } from "./db/bootstrap.ts";
 import { type DatabaseUrls, makePool, resolveDatabase } from "./db/connection.ts";
+import type { SandboxControl } from "./gateways/sandbox.ts";
 import { mountRoutes } from "./routes.ts";
 import { type RunningApp, startApp } from "./server.ts";
 import { startWorker } from "./worker.ts";
@@ -28,6 +29,8 @@ export interface Runtime {
   db: DatabaseUrls;
   ownerPool: pg.Pool;
   app: RunningApp | null;
+  /** The in-process sandbox gateways (sandbox mode, serving processes only). */
+  sandbox: SandboxControl | null;
   worker: Runner | null;
   stop(): Promise<void>;
 }
@@ -60,6 +63,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     const urls = gatewayUrls(config, selfUrl);
 
     let app: RunningApp | null = null;
+    let sandbox: SandboxControl | null = null;
     if (options.serve) {
       const authPool = makePool(db.authUrl, 50);
       cleanups.push(() => authPool.end());
@@ -71,7 +75,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         webhookPerMinute: config.webhookRateLimitPerMinute,
       });
       cleanups.push(() => rateLimits.close());
-      const routes = mountRoutes({ config, ownerPool, publicBaseUrl, selfUrl, rateLimits, log });
+      const { sandboxControl, ...routes } = mountRoutes({ config, ownerPool, publicBaseUrl, selfUrl, rateLimits, log });
+      sandbox = sandboxControl;
       app = await startApp(
         { config, ownerPool, authPool, verifier, rateLimits, log, publicBaseUrl, ...routes },
         { port: config.port, host: config.host },
@@ -85,7 +90,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       const running = worker;
       cleanups.push(() => running.stop());
     }
-    return { db, ownerPool, app, worker, stop };
+    return { db, ownerPool, app, sandbox, worker, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -51,7 +51,8 @@ export function gatewayMessage(body: unknown): string | null {
   const parts: string[] = [];
   if (typeof b.error_code === "string") parts.push(b.error_code);
   if (typeof b.message === "string") parts.push(b.message);
-  if (Array.isArray(b.error_messages)) parts.push(b.error_messages.filter((m) => typeof m === "string").join("; "));
+  if (Array.isArray(b.error_messages))
+    parts.push(b.error_messages.filter((m) => typeof m === "string").join("; "));
   if (typeof b.status_message === "string") parts.push(b.status_message);
   const text = parts.filter((p) => p !== "").join(": ");
   return text === "" ? null : text;
@@ -95,7 +96,11 @@ function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
   }
 }
 
-function failure(request: JsonRequest, text: string, options: ConstructorParameters<typeof GatewayError>[1]) {
+function failure(
+  request: JsonRequest,
+  text: string,
+  options: ConstructorParameters<typeof GatewayError>[1],
+) {
   return new GatewayError(redact(`${describe(request)}: ${text}`, secretsOf(request)), options);
 }
 
@@ -130,10 +135,12 @@ export async function requestJson(request: JsonRequest): Promise<JsonResponse> {
 
   const parsed = parseJson(text);
   if (status >= 200 && status < 300) {
-    if (!parsed.ok) throw failure(request, `HTTP ${status} with malformed JSON`, { transient: true, status });
+    if (!parsed.ok)
+      throw failure(request, `HTTP ${status} with malformed JSON`, { transient: true, status });
     return { status, body: parsed.value };
   }
-  if (request.allowStatuses?.includes(status)) return { status, body: parsed.ok ? parsed.value : null };
+  if (request.allowStatuses?.includes(status))
+    return { status, body: parsed.ok ? parsed.value : null };
 
   const said = (parsed.ok ? gatewayMessage(parsed.value) : null) ?? "no error message";
   if (status === 429) {

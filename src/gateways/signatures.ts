@@ -22,8 +22,15 @@ export function verifyXenditCallbackToken(header: string | undefined, expected: 
 }
 
 /** SHA512(order_id + status_code + gross_amount + server_key), lowercase hex; gross_amount as sent ("145000.00"). */
-export function midtransSignature(orderId: string, statusCode: string, grossAmount: string, serverKey: string): string {
-  return createHash("sha512").update(`${orderId}${statusCode}${grossAmount}${serverKey}`, "utf8").digest("hex");
+export function midtransSignature(
+  orderId: string,
+  statusCode: string,
+  grossAmount: string,
+  serverKey: string,
+): string {
+  return createHash("sha512")
+    .update(`${orderId}${statusCode}${grossAmount}${serverKey}`, "utf8")
+    .digest("hex");
 }
 
 /** Checks a Midtrans notification (or status response) `signature_key`. */
@@ -34,5 +41,8 @@ export function verifyMidtransSignature(payload: unknown, serverKey: string): bo
   // Strings only: gross_amount must be the exact text Midtrans signed, not a re-rendered number.
   if (!fields.every((f): f is string => typeof f === "string")) return false;
   const [orderId, statusCode, grossAmount, signature] = fields as string[];
-  return safeEqual(signature.toLowerCase(), midtransSignature(orderId, statusCode, grossAmount, serverKey));
+  return safeEqual(
+    signature.toLowerCase(),
+    midtransSignature(orderId, statusCode, grossAmount, serverKey),
+  );
 }

@@ -48,7 +48,10 @@ export interface GatewayStatusReport {
 export interface GatewayAdapter {
   name: GatewayName;
   createPayment(request: CreatePaymentRequest): Promise<CreatePaymentResult>;
-  getStatus(externalId: string, gatewayReference: string | null): Promise<GatewayStatusReport | null>;
+  getStatus(
+    externalId: string,
+    gatewayReference: string | null,
+  ): Promise<GatewayStatusReport | null>;
 }
 
 /** transient: network error, timeout, 5xx, 429 → retry with backoff. Otherwise permanent. */
@@ -56,7 +59,10 @@ export class GatewayError extends Error {
   readonly transient: boolean;
   readonly status: number | null;
   readonly retryAfterMs: number | null;
-  constructor(message: string, options: { transient: boolean; status?: number | null; retryAfterMs?: number | null }) {
+  constructor(
+    message: string,
+    options: { transient: boolean; status?: number | null; retryAfterMs?: number | null },
+  ) {
     super(message);
     this.name = "GatewayError";
     this.transient = options.transient;
