@@ -39,12 +39,19 @@ grant execute on function paytrust_public.current_tenant_id() to paytrust_tenant
 comment on function paytrust_public.current_tenant_id() is
   E'The tenant of the API key making this request (null for admin keys).';
 
--- current_setting('role') is the role PostGraphile switched to, and it stays
--- the caller's role inside SECURITY DEFINER functions (unlike current_user).
+-- current_setting('role') is the role PostGraphile switched to (SET LOCAL
+-- ROLE), and it stays the caller's role inside SECURITY DEFINER functions
+-- (unlike current_user). In the public schema because RLS policies call it
+-- as the tenant/admin role, which has no access to paytrust_private.
+create function paytrust_public.is_admin() returns boolean as $$
+  select coalesce(current_setting('role', true), '') = 'paytrust_admin';
+$$ language sql stable;
+grant execute on function paytrust_public.is_admin() to paytrust_tenant, paytrust_admin, paytrust_analyst;
+comment on function paytrust_public.is_admin() is E'@behavior -*';
+
+-- Alias kept for the files written against the first name; remove once unused.
 create function paytrust_private.is_admin() returns boolean as $$
-  select coalesce(current_setting('role', true), '') = 'paytrust_admin'
-      or coalesce(current_setting('paytrust.role', true), '') = 'admin'
-         and current_user not in ('paytrust_tenant', 'paytrust_analyst');
+  select paytrust_public.is_admin();
 $$ language sql stable;
 
 create function paytrust_private.current_api_key_id() returns uuid as $$
@@ -54,7 +61,7 @@ $$ language sql stable;
 -- Raises unless the caller is a platform administrator.
 create function paytrust_private.assert_admin() returns void as $$
 begin
-  if not paytrust_private.is_admin() then
+  if not paytrust_public.is_admin() then
     raise exception 'This operation needs an admin API key' using errcode = 'PTADM';
   end if;
 end;
@@ -103,9 +110,9 @@ create trigger _100_timestamps before insert or update on paytrust_public.tenant
   for each row execute procedure paytrust_private.tg__timestamps();
 
 create policy select_own on paytrust_public.tenants for select
-  using (id = (select paytrust_public.current_tenant_id()) or (select paytrust_private.is_admin()));
+  using (id = (select paytrust_public.current_tenant_id()) or (select paytrust_public.is_admin()));
 create policy admin_update on paytrust_public.tenants for update
-  using ((select paytrust_private.is_admin()));
+  using ((select paytrust_public.is_admin()));
 
 grant select on paytrust_public.tenants to paytrust_tenant, paytrust_admin;
 grant update (name, legal_name, account_iban, account_number, bank_bic, rate_limit_per_minute)
@@ -153,7 +160,7 @@ create view paytrust_public.api_keys with (security_barrier) as
   select id, tenant_id, role, name, prefix, rotated_from, created_at, last_used_at,
          expires_at, revoked_at
     from paytrust_private.api_keys
-   where paytrust_private.is_admin();
+   where paytrust_public.is_admin();
 comment on view paytrust_public.api_keys is E'@primaryKey id\n@foreignKey (tenant_id) references paytrust_public.tenants (id)\n@behavior -insert -update -delete\nAPI keys without their secrets (admin keys only see rows).';
 grant select on paytrust_public.api_keys to paytrust_admin;
 
@@ -179,7 +186,7 @@ create index on paytrust_public.audit_events (tenant_id, occurred_at);
 create index on paytrust_public.audit_events (action, occurred_at);
 alter table paytrust_public.audit_events enable row level security;
 create policy admin_select on paytrust_public.audit_events for select
-  using ((select paytrust_private.is_admin()));
+  using ((select paytrust_public.is_admin()));
 grant select on paytrust_public.audit_events to paytrust_admin;
 comment on table paytrust_public.audit_events is E'@behavior -insert -update -delete -query:resource:list -query:resource:connection\nAppend-only audit log; read it with apiKeyAuditLogs.';
 

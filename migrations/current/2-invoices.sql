@@ -40,7 +40,7 @@ insert into paytrust_public.gateway_configurations (gateway, currency, fee_perce
 alter table paytrust_public.gateway_configurations enable row level security;
 create policy select_all on paytrust_public.gateway_configurations for select using (true);
 create policy admin_update on paytrust_public.gateway_configurations for update
-  using ((select paytrust_private.is_admin())) with check ((select paytrust_private.is_admin()));
+  using ((select paytrust_public.is_admin())) with check ((select paytrust_public.is_admin()));
 grant select on paytrust_public.gateway_configurations to paytrust_tenant, paytrust_admin;
 grant update (fee_percent, fee_fixed, enabled) on paytrust_public.gateway_configurations to paytrust_admin;
 comment on table paytrust_public.gateway_configurations is E'@behavior -insert -delete\nService fee per gateway and currency; a gateway takes only the currencies listed here.';

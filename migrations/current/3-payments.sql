@@ -265,7 +265,7 @@ create index webhook_events_tenant_idx on paytrust_public.webhook_events (tenant
 create index webhook_events_transaction_idx on paytrust_public.webhook_events (transaction_id);
 alter table paytrust_public.webhook_events enable row level security;
 create policy select_own_or_admin on paytrust_public.webhook_events for select
-  using (tenant_id = (select paytrust_public.current_tenant_id()) or (select paytrust_private.is_admin()));
+  using (tenant_id = (select paytrust_public.current_tenant_id()) or (select paytrust_public.is_admin()));
 grant select on paytrust_public.webhook_events to paytrust_tenant, paytrust_admin;
 comment on table paytrust_public.webhook_events is E'@behavior -insert -update -delete\nGateway notifications as received (signatures removed), one row per distinct event.';
 comment on constraint webhook_events_transaction_id_fkey on paytrust_public.webhook_events is
@@ -281,7 +281,7 @@ create table paytrust_public.webhook_retry_log (
 );
 create index on paytrust_public.webhook_retry_log (webhook_event_id);
 alter table paytrust_public.webhook_retry_log enable row level security;
-create policy admin_select on paytrust_public.webhook_retry_log for select using ((select paytrust_private.is_admin()));
+create policy admin_select on paytrust_public.webhook_retry_log for select using ((select paytrust_public.is_admin()));
 grant select on paytrust_public.webhook_retry_log to paytrust_admin;
 comment on table paytrust_public.webhook_retry_log is E'@behavior -insert -update -delete\nEvery failed processing attempt of a webhook event.';
 comment on constraint webhook_retry_log_webhook_event_id_fkey on paytrust_public.webhook_retry_log is

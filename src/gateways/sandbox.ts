@@ -272,8 +272,16 @@ export function createSandboxRouter(options: SandboxOptions): {
   }
 
   function parseBody(req: Request): { ok: true; value: unknown } | { ok: false } {
+    // A body parser mounted before the router may have parsed it already: take it as is
+    // (exact decimals are then lost to floats, so mount the sandbox before global parsers).
+    const raw: unknown = req.body;
+    const text = typeof raw === "string" ? raw : Buffer.isBuffer(raw) ? raw.toString("utf8") : null;
     try {
-      return { ok: true, value: parseJsonExact(typeof req.body === "string" ? req.body : "") };
+      if (text !== null) return { ok: true, value: parseJsonExact(text) };
+      if (typeof raw === "object" && raw !== null) {
+        return { ok: true, value: parseJsonExact(JSON.stringify(raw)) };
+      }
+      return { ok: false };
     } catch {
       return { ok: false };
     }

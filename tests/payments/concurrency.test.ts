@@ -1,0 +1,152 @@
+/**
+ * Concurrency, ordering and authenticity of payments: duplicate storms,
+ * racing initiations, out-of-order and forged webhooks.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { midtransSignature } from "../../src/gateways/signatures.ts";
+import { startTestApp, type TestApp } from "../helpers/app.ts";
+import { createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
+import { createInvoice, eventually, getInvoice, getTransaction, initiatePayment, startPayment } from "../helpers/payments.ts";
+
+async function post(url: string, body: string, headers: Record<string, string> = {}) {
+  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
+  return { status: res.status, body: await res.json().catch(() => null) };
+}
+
+describe("payments under concurrency and hostile delivery", () => {
+  let db: TestDatabase;
+  let app: TestApp;
+  let key: string;
+
+  before(async () => {
+    db = await freshDatabase();
+    app = await startTestApp(db, { worker: true });
+    key = (await createTenant(db.pool, "Concurrent shop")).apiKey;
+  });
+  after(async () => {
+    await app.stop();
+    await db.drop();
+  });
+
+  const count = async (sql: string, params: unknown[] = []) => Number((await db.pool.query(sql, params)).rows[0].n);
+
+  it("50 concurrent deliveries of the same webhook apply the money once", async () => {
+    const invoice = await createInvoice(app, key, { currency: "IDR", gateway: "xendit" });
+    const tx = await startPayment(app, key, invoice.id);
+    const sandbox = app.runtime.sandbox!;
+    // Mark paid in the sandbox without delivering, then deliver the same signed webhook 50 times at once.
+    const payment = sandbox.find("xendit", tx.externalId)!;
+    const webhook = sandbox.webhookFor("xendit", payment.externalId);
+    const paidBody = JSON.stringify({ ...JSON.parse(webhook.body), status: "PAID", paid_amount: Number(invoice.total) });
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () => post(webhook.url, paidBody, webhook.headers)),
+    );
+    assert.ok(results.every((r) => r.status === 200), JSON.stringify(results.map((r) => r.status)));
+    assert.equal(results.filter((r) => r.body.duplicate === false).length, 1);
+    const done = await eventually(async () => {
+      const inv = await getInvoice(app, key, invoice.id);
+      return inv.status === "paid" ? inv : null;
+    });
+    assert.equal(done.amountPaid, invoice.total);
+    assert.equal(await count("select count(*) as n from paytrust_public.webhook_events where transaction_id = $1", [tx.id]), 1);
+  });
+
+  it("two concurrent initiatePayment calls for one installment: exactly one wins", async () => {
+    const invoice = await createInvoice(app, key, { currency: "IDR", gateway: "midtrans" });
+    const results = await Promise.all([1, 2].map(() => initiatePayment(app, key, invoice.id, 1)));
+    const winners = results.filter((r) => r.tx);
+    const losers = results.filter((r) => r.errors);
+    assert.equal(winners.length, 1);
+    assert.equal(losers[0].errors[0].extensions.code, "PTLIV");
+    assert.equal(
+      await count("select count(*) as n from paytrust_public.payment_transactions where invoice_id = $1", [invoice.id]),
+      1,
+    );
+  });
+
+  it("out-of-order delivery (PAID then PENDING) stays paid", async () => {
+    const invoice = await createInvoice(app, key, { currency: "MYR", gateway: "xendit" });
+    const tx = await startPayment(app, key, invoice.id);
+    const sandbox = app.runtime.sandbox!;
+    const pending = sandbox.webhookFor("xendit", tx.externalId); // PENDING, captured before paying
+    await sandbox.pay("xendit", tx.externalId);
+    await eventually(async () => (await getInvoice(app, key, invoice.id)).status === "paid");
+    const late = await post(pending.url, pending.body, pending.headers);
+    assert.equal(late.status, 200);
+    await eventually(async () =>
+      (await count("select count(*) as n from paytrust_public.webhook_events where transaction_id = $1 and status = 'processed'", [tx.id])) === 2,
+    );
+    const final = await getTransaction(app, key, tx.id);
+    assert.equal(final.status, "paid");
+    assert.equal((await getInvoice(app, key, invoice.id)).amountPaid, invoice.total);
+  });
+
+  it("SETTLED after PAID upgrades the status without applying money twice", async () => {
+    const invoice = await createInvoice(app, key, { currency: "USD", gateway: "xendit" });
+    const tx = await startPayment(app, key, invoice.id);
+    await app.runtime.sandbox!.pay("xendit", tx.externalId);
+    await eventually(async () => (await getTransaction(app, key, tx.id)).status === "paid");
+    await app.runtime.sandbox!.settle(tx.externalId);
+    const settled = await eventually(async () => {
+      const t = await getTransaction(app, key, tx.id);
+      return t.status === "settled" ? t : null;
+    });
+    assert.equal(settled.iso20022Status, "ACSC");
+    assert.equal((await getInvoice(app, key, invoice.id)).amountPaid, invoice.total);
+  });
+
+  it("forged Xendit tokens and Midtrans signatures get 401 and store nothing", async () => {
+    const invoice = await createInvoice(app, key, { currency: "IDR", gateway: "midtrans" });
+    const tx = await startPayment(app, key, invoice.id);
+    const before = await count("select count(*) as n from paytrust_public.webhook_events");
+    const xendit = await post(
+      `${app.url}/webhooks/xendit`,
+      JSON.stringify({ id: "inv-1", external_id: tx.externalId, status: "PAID", amount: 1, paid_amount: 1, currency: "IDR" }),
+      { "x-callback-token": "not-the-token" },
+    );
+    assert.equal(xendit.status, 401);
+    assert.equal(xendit.body.errors[0].extensions.code, "PTSIG");
+    const noToken = await post(`${app.url}/webhooks/xendit`, JSON.stringify({ id: "x" }));
+    assert.equal(noToken.status, 401);
+    const gross = `${invoice.total}.00`;
+    const forged = {
+      order_id: tx.externalId,
+      transaction_id: "m-1",
+      transaction_status: "settlement",
+      status_code: "200",
+      gross_amount: gross,
+      fraud_status: "accept",
+      signature_key: midtransSignature(tx.externalId, "200", gross, "wrong-server-key"),
+    };
+    const midtrans = await post(`${app.url}/webhooks/midtrans`, JSON.stringify(forged));
+    assert.equal(midtrans.status, 401);
+    // A genuine signature over a tampered amount fails too.
+    const tampered = { ...forged, signature_key: midtransSignature(tx.externalId, "200", gross, "SB-Mid-server-sandbox"), gross_amount: "1.00" };
+    assert.equal((await post(`${app.url}/webhooks/midtrans`, JSON.stringify(tampered))).status, 401);
+    assert.equal(await count("select count(*) as n from paytrust_public.webhook_events"), before);
+    assert.equal((await getInvoice(app, key, invoice.id)).amountPaid, "0");
+  });
+
+  it("a replayed genuine webhook is a duplicate and changes nothing", async () => {
+    const invoice = await createInvoice(app, key, { currency: "IDR", gateway: "midtrans" });
+    const tx = await startPayment(app, key, invoice.id);
+    const paid = await app.runtime.sandbox!.pay("midtrans", tx.externalId);
+    await eventually(async () => (await getInvoice(app, key, invoice.id)).status === "paid");
+    const delivered = app.runtime.sandbox!.deliveries().filter((d) => d.paymentId === paid.payment.id).at(-1)!;
+    const replay = await post(delivered.webhook.url, delivered.webhook.body, delivered.webhook.headers);
+    assert.equal(replay.status, 200);
+    assert.equal(replay.body.duplicate, true);
+    assert.equal((await getInvoice(app, key, invoice.id)).amountPaid, invoice.total);
+  });
+
+  it("refuses bodies that are not JSON objects with clear codes", async () => {
+    const headers = { "x-callback-token": "sandbox-callback-token" };
+    assert.equal((await post(`${app.url}/webhooks/xendit`, "{not json", headers)).status, 400);
+    assert.equal((await post(`${app.url}/webhooks/xendit`, "[1,2]", headers)).status, 400);
+    const wrongType = await fetch(`${app.url}/webhooks/xendit`, { method: "POST", headers: { ...headers, "content-type": "text/plain" }, body: "hi" });
+    assert.equal(wrongType.status, 415);
+    const huge = await post(`${app.url}/webhooks/xendit`, JSON.stringify({ pad: "x".repeat(200_000) }), headers);
+    assert.equal(huge.status, 413);
+  });
+});
