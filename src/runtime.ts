@@ -86,7 +86,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     }
     let worker: Runner | null = null;
     if (options.work) {
-      worker = await startWorker({ config, ownerPool, gatewayUrls: urls, publicBaseUrl });
+      worker = await startWorker({ config, ownerPool, gatewayUrls: urls, publicBaseUrl, log });
       const running = worker;
       cleanups.push(() => running.stop());
     }

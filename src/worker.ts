@@ -2,7 +2,7 @@
  * graphile-worker in this process (npm start) or alone (paytrust worker).
  * Tasks live one per file in src/tasks, named area__action.
  */
-import { type Runner, run } from "graphile-worker";
+import { Logger, type Runner, run } from "graphile-worker";
 import type pg from "pg";
 import type { Config } from "./config.ts";
 import { makeTaskList } from "./tasks/index.ts";
@@ -12,6 +12,7 @@ export interface WorkerDeps {
   ownerPool: pg.Pool;
   gatewayUrls: { xenditBaseUrl: string; midtransSnapUrl: string; midtransApiUrl: string };
   publicBaseUrl: string;
+  log: (line: string) => void;
 }
 
 export function crontab(config: Config, tasks: string[]): string {
@@ -35,5 +36,8 @@ export async function startWorker(deps: WorkerDeps): Promise<Runner> {
     pollInterval: 1000,
     taskList,
     crontab: crontab(deps.config, Object.keys(taskList)),
+    logger: new Logger(() => (level, message) => {
+      if (level !== "debug") deps.log(`[worker] ${level}: ${message}`);
+    }),
   });
 }
