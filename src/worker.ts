@@ -19,8 +19,8 @@ export function crontab(config: Config, tasks: string[]): string {
   const lines = [
     // Audit retention: daily at 03:17.
     `17 3 * * * maintenance__purge_audit_log ?max=1&jobKey=maintenance__purge_audit_log ${JSON.stringify({ retentionDays: config.auditRetentionDays })}`,
-    // Requeue webhook events a crashed worker left behind, every minute.
-    "* * * * * webhook__sweep ?max=1&jobKey=webhook__sweep",
+    // Re-queue work a killed worker left locked, every minute.
+    "* * * * * maintenance__sweep_stalled ?max=1&jobKey=maintenance__sweep_stalled",
     // Ask gateways about transactions with no webhook for too long.
     "*/2 * * * * gateway__reconcile ?max=1&jobKey=gateway__reconcile",
   ];

@@ -538,3 +538,56 @@ $$ language plpgsql volatile security definer set search_path to pg_catalog, pub
 grant execute on function paytrust_public.retry_webhook(bigint) to paytrust_admin;
 comment on function paytrust_public.retry_webhook(bigint) is
   E'@resultFieldName webhookEvent\nQueues a failed webhook event for processing again (admin keys only).';
+
+-- ============================================================================
+-- 5. Recovery: the database is the source of truth, jobs are re-derivable
+-- ============================================================================
+
+-- A worker killed mid-job keeps its job locked (graphile-worker releases such
+-- locks only after hours). Every minute the sweeper re-queues what such a
+-- worker left behind: webhook events still 'received' and attempts still
+-- waiting for their gateway charge, when no job exists for them or their job
+-- has been locked longer than p_stalled_after. Duplicated work is harmless:
+-- apply_webhook_event and the gateway adapters are idempotent.
+create function paytrust_private.sweep_stalled_work(p_stalled_after interval default interval '45 seconds')
+returns table (kind text, subject text) as $$
+declare
+  v_row record;
+begin
+  for v_row in
+    select e.id from paytrust_public.webhook_events e
+     where e.status = 'received' and e.transaction_id is not null and e.received_at < now() - p_stalled_after
+       and not exists (select 1 from graphile_worker.jobs j
+                        where j.key = 'webhook__process:' || e.id
+                          and (j.locked_at is null or j.locked_at > now() - p_stalled_after))
+  loop
+    perform graphile_worker.add_job('webhook__process', json_build_object('webhookEventId', v_row.id),
+      job_key => 'webhook__process:' || v_row.id, job_key_mode => 'replace', max_attempts => 10);
+    kind := 'webhook_event'; subject := v_row.id::text;
+    return next;
+  end loop;
+  for v_row in
+    select t.id from paytrust_public.payment_transactions t
+     where t.status = 'pending' and t.gateway_reference is null and t.created_at < now() - p_stalled_after
+       and not exists (select 1 from graphile_worker.jobs j
+                        where j.key = 'gateway__create_payment:' || t.id
+                          and (j.locked_at is null or j.locked_at > now() - p_stalled_after))
+  loop
+    perform graphile_worker.add_job('gateway__create_payment', json_build_object('transactionId', v_row.id),
+      job_key => 'gateway__create_payment:' || v_row.id, job_key_mode => 'replace', max_attempts => 8);
+    kind := 'payment_transaction'; subject := v_row.id::text;
+    return next;
+  end loop;
+end;
+$$ language plpgsql volatile;
+
+-- Attempts with a gateway charge but no final status for longer than
+-- p_older_than: the reconciliation task asks the gateway about them.
+create function paytrust_private.transactions_to_reconcile(p_older_than interval, p_limit integer default 100)
+returns table (id uuid, gateway text, external_id text, gateway_reference text) as $$
+  select t.id, t.gateway, t.external_id, t.gateway_reference
+    from paytrust_public.payment_transactions t
+   where t.status = 'pending' and t.gateway_reference is not null and t.updated_at < now() - p_older_than
+   order by t.updated_at
+   limit p_limit;
+$$ language sql stable;

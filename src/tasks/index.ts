@@ -3,7 +3,9 @@ import type { TaskList } from "graphile-worker";
 import { makeGateways } from "../gateways/index.ts";
 import type { WorkerDeps } from "../worker.ts";
 import { makeCreatePaymentTask } from "./gateway__create_payment.ts";
+import { makeReconcileTask } from "./gateway__reconcile.ts";
 import { maintenance__purge_audit_log } from "./maintenance__purge_audit_log.ts";
+import { maintenance__sweep_stalled } from "./maintenance__sweep_stalled.ts";
 import { webhook__process } from "./webhook__process.ts";
 
 export function makeTaskList(deps: WorkerDeps): TaskList {
@@ -18,7 +20,13 @@ export function makeTaskList(deps: WorkerDeps): TaskList {
       gateways,
       maxAttempts: deps.config.gatewayMaxAttempts,
     }),
+    gateway__reconcile: makeReconcileTask({
+      gateways,
+      olderThanSeconds: deps.config.reconcileAfterSeconds,
+      webhookMaxAttempts: deps.config.webhookMaxAttempts,
+    }),
     webhook__process,
     maintenance__purge_audit_log,
+    maintenance__sweep_stalled,
   };
 }
