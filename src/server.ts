@@ -12,6 +12,7 @@ import { authenticate, sendError } from "./auth/middleware.ts";
 import type { KeyVerifier } from "./auth/keyVerifier.ts";
 import type { RateLimits } from "./auth/rateLimit.ts";
 import type { Config } from "./config.ts";
+import { monitorDatabase } from "./db/health.ts";
 import { committedMigrationCount } from "./db/migrationsStatus.ts";
 import { metricsHandler, observeRequests } from "./metrics.ts";
 import { makePreset } from "./plugins/preset.ts";
@@ -38,7 +39,8 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
-async function databaseReady(pool: pg.Pool): Promise<{ ok: boolean; reason?: string }> {
+async function databaseReady(pool: pg.Pool, up: boolean): Promise<{ ok: boolean; reason?: string }> {
+  if (!up) return { ok: false, reason: "database unreachable" };
   try {
     const { rows } = await pool.query<{ applied: string }>(
       "select count(*) as applied from graphile_migrate.migrations",
@@ -68,8 +70,9 @@ export async function startApp(deps: AppDeps, listen: { port: number; host: stri
   app.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
   });
+  const health = monitorDatabase(deps.authPool);
   app.get("/readyz", async (_req, res) => {
-    const ready = await databaseReady(deps.ownerPool);
+    const ready = await databaseReady(deps.ownerPool, await health.probe());
     res.status(ready.ok ? 200 : 503).json(ready.ok ? { status: "ready" } : { status: "unavailable", reason: ready.reason });
   });
   app.get("/metrics", metricsHandler);
@@ -92,8 +95,11 @@ export async function startApp(deps: AppDeps, listen: { port: number; host: stri
       }
     },
   });
+  // While the database is down, answer at once rather than queue requests behind connect timeouts.
+  const databaseUp = (_req: Request, res: Response, next: NextFunction) =>
+    health.isUp() ? next() : sendError(res, 503, "PTUNAV", "The database is unavailable; retry shortly");
   for (const path of ["/graphql", "/invoices"]) {
-    app.use(path, rateLimits.bruteForceGuard, auth, rateLimits.perKey);
+    app.use(path, databaseUp, rateLimits.bruteForceGuard, auth, rateLimits.perKey);
   }
   deps.authenticatedRoutes?.(app);
 
@@ -131,6 +137,7 @@ export async function startApp(deps: AppDeps, listen: { port: number; host: stri
     server,
     url,
     async close() {
+      health.stop();
       server.closeAllConnections?.();
       await new Promise<void>((r) => server.close(() => r()));
       await pgl.release();
