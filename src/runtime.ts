@@ -11,7 +11,7 @@ import { type Config, gatewayUrls } from "./config.ts";
 import { migrateDatabase } from "./db/bootstrap.ts";
 import { type DatabaseUrls, makePool, resolveDatabase } from "./db/connection.ts";
 import type { SandboxControl } from "./gateways/sandbox.ts";
-import { mountRoutes } from "./routes.ts";
+import { mountRoutes } from "./routes/index.ts";
 import { type RunningApp, startApp } from "./server.ts";
 import { startWorker } from "./worker.ts";
 
@@ -75,7 +75,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         webhookPerMinute: config.webhookRateLimitPerMinute,
       });
       cleanups.push(() => rateLimits.close());
-      const { sandboxControl, ...routes } = mountRoutes({ config, ownerPool, publicBaseUrl, selfUrl, rateLimits, log });
+      const { sandboxControl, ...routes } = mountRoutes({ config, ownerPool, authPool, publicBaseUrl, selfUrl, rateLimits, log });
       sandbox = sandboxControl;
       app = await startApp(
         { config, ownerPool, authPool, verifier, rateLimits, log, publicBaseUrl, ...routes },

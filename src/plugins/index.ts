@@ -1,4 +1,5 @@
 /** Every schema plugin PayTrust adds to PostGraphile, in one list. */
+import { Iso20022Plugin } from "./iso20022.ts";
 import { PlainIdPlugin } from "./plainIdPlugin.ts";
 
-export const schemaPlugins: GraphileConfig.Plugin[] = [PlainIdPlugin];
+export const schemaPlugins: GraphileConfig.Plugin[] = [PlainIdPlugin, Iso20022Plugin];

@@ -1,15 +1,17 @@
 /** Routes outside GraphQL: webhooks, hosted checkout links and the sandbox (public), documents (authenticated). */
 import type { Express } from "express";
 import type pg from "pg";
-import type { RateLimits } from "./auth/rateLimit.ts";
-import type { Config } from "./config.ts";
-import { createSandboxRouter, type SandboxControl } from "./gateways/sandbox.ts";
-import { checkoutRedirectHandler } from "./webhooks/checkoutRedirect.ts";
-import { makeWebhookRouter } from "./webhooks/index.ts";
+import type { RateLimits } from "../auth/rateLimit.ts";
+import type { Config } from "../config.ts";
+import { createSandboxRouter } from "../gateways/sandbox.ts";
+import { checkoutRedirectHandler } from "./checkoutRedirect.ts";
+import { invoiceDocumentHandler } from "./documents.ts";
+import { makeWebhookRouter } from "../webhooks/index.ts";
 
 export interface RouteDeps {
   config: Config;
   ownerPool: pg.Pool;
+  authPool: pg.Pool;
   publicBaseUrl: string;
   selfUrl: string;
   rateLimits: RateLimits;
@@ -37,6 +39,10 @@ export function mountRoutes(deps: RouteDeps) {
       app.get("/pay/:id", checkoutRedirectHandler(deps.ownerPool));
       if (sandbox) app.use("/sandbox", sandbox.router);
     },
-    authenticatedRoutes: (_app: Express) => {},
+    authenticatedRoutes: (app: Express) => {
+      const docs = { authPool: deps.authPool, publicBaseUrl: deps.publicBaseUrl };
+      app.get("/invoices/:id/pain.001.xml", invoiceDocumentHandler(docs, "pain.001"));
+      app.get("/invoices/:id/pain.002.xml", invoiceDocumentHandler(docs, "pain.002"));
+    },
   };
 }
