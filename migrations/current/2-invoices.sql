@@ -127,9 +127,10 @@ begin
   for i in 1 .. v_count loop
     number := i;
     if i < v_count then
-      principal := paytrust_public.round_minor(subtotal * weights[i] / v_sum, 'down');
-      tax_amount := paytrust_public.round_minor(tax_total * weights[i] / v_sum, 'down');
-      fee_amount := paytrust_public.round_minor(service_fee * weights[i] / v_sum, 'down');
+      -- div() truncates exactly; '/' would first round to numeric's display precision.
+      principal := paytrust_public.round_minor(div(subtotal * weights[i], v_sum), 'down');
+      tax_amount := paytrust_public.round_minor(div(tax_total * weights[i], v_sum), 'down');
+      fee_amount := paytrust_public.round_minor(div(service_fee * weights[i], v_sum), 'down');
     else
       principal := v_principal_left;
       tax_amount := v_tax_left;
@@ -193,10 +194,13 @@ create table paytrust_public.invoices (
   constraint total_is_sum check (total = subtotal + tax_total + service_fee),
   constraint gateway_takes_currency foreign key (gateway, currency)
     references paytrust_public.gateway_configurations (gateway, currency),
-  constraint idempotency_key_unique unique (tenant_id, idempotency_key)
+  constraint idempotency_key_unique unique (tenant_id, idempotency_key),
+  -- lets children reference (invoice, tenant) so they can never belong to another tenant
+  constraint invoices_id_tenant_unique unique (id, tenant_id)
 );
 create index invoices_tenant_created_idx on paytrust_public.invoices (tenant_id, created_at desc);
-create index invoices_parent_idx on paytrust_public.invoices (parent_invoice_id) where parent_invoice_id is not null;
+-- not partial: PostGraphile exposes a backward relation (supplementaryInvoices) only over a plain index
+create index invoices_parent_idx on paytrust_public.invoices (parent_invoice_id);
 create index invoices_tenant_status_idx on paytrust_public.invoices (tenant_id, status);
 alter table paytrust_public.invoices enable row level security;
 create policy select_own on paytrust_public.invoices for select
@@ -233,6 +237,8 @@ create table paytrust_public.line_items (
   line_amount bigint not null check (line_amount between 0 and paytrust_public.max_amount()),
   tax_amount  bigint not null check (tax_amount >= 0),
   constraint line_amount_is_product check (line_amount = quantity::numeric * unit_price),
+  constraint line_items_same_tenant foreign key (invoice_id, tenant_id)
+    references paytrust_public.invoices (id, tenant_id),
   unique (invoice_id, position)
 );
 create index line_items_tenant_idx on paytrust_public.line_items (tenant_id);
@@ -258,7 +264,10 @@ create table paytrust_public.installments (
   paid_amount bigint not null default 0 check (paid_amount >= 0),
   paid_at     timestamptz,
   constraint total_is_sum check (total = principal + tax_amount + fee_amount),
-  unique (invoice_id, number)
+  constraint installments_same_tenant foreign key (invoice_id, tenant_id)
+    references paytrust_public.invoices (id, tenant_id),
+  unique (invoice_id, number),
+  constraint installments_id_tenant_unique unique (id, tenant_id)
 );
 create index installments_tenant_due_idx on paytrust_public.installments (tenant_id, due_date) where status = 'pending';
 alter table paytrust_public.installments enable row level security;
@@ -356,11 +365,14 @@ declare
   v_invoice_id uuid := case when tg_op = 'INSERT' then new.invoice_id else old.invoice_id end;
 begin
   if exists (select 1 from paytrust_public.invoices where id = v_invoice_id and payment_initiated_at is not null) then
-    if tg_table_name = 'installments' and tg_op = 'UPDATE'
-       and new.invoice_id = old.invoice_id and new.number = old.number and new.due_date = old.due_date
-       and new.principal = old.principal and new.tax_amount = old.tax_amount
-       and new.fee_amount = old.fee_amount and new.total = old.total then
-      return new; -- payment progress (status, paid_amount, paid_at) may move
+    -- Only an installment's payment progress (status, paid_amount, paid_at) may move.
+    -- Nested ifs: line_items rows have none of these columns.
+    if tg_table_name = 'installments' and tg_op = 'UPDATE' then
+      if new.id = old.id and new.tenant_id = old.tenant_id and new.invoice_id = old.invoice_id
+         and new.number = old.number and new.due_date = old.due_date and new.principal = old.principal
+         and new.tax_amount = old.tax_amount and new.fee_amount = old.fee_amount and new.total = old.total then
+        return new;
+      end if;
     end if;
     raise exception 'Invoice % is immutable once a payment is initiated (% on %)', v_invoice_id, lower(tg_op), tg_table_name
       using errcode = 'PTIMM';
@@ -717,3 +729,7 @@ create function paytrust_public.invoices_reference(invoice paytrust_public.invoi
   select 'INV-' || lpad(invoice.number::text, 8, '0');
 $$ language sql immutable;
 grant execute on function paytrust_public.invoices_reference(paytrust_public.invoices) to paytrust_tenant;
+
+-- The tenant-consistency keys are integrity rules, not relations to expose.
+comment on constraint line_items_same_tenant on paytrust_public.line_items is E'@behavior -*';
+comment on constraint installments_same_tenant on paytrust_public.installments is E'@behavior -*';

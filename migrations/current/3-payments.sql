@@ -31,7 +31,11 @@ create table paytrust_public.payment_transactions (
   iso20022_reason      text check (iso20022_reason ~ '^[A-Z0-9]{1,4}$'),
   paid_at              timestamptz,
   created_at           timestamptz not null default now(),
-  updated_at           timestamptz not null default now()
+  updated_at           timestamptz not null default now(),
+  constraint payment_transactions_same_tenant_invoice foreign key (invoice_id, tenant_id)
+    references paytrust_public.invoices (id, tenant_id),
+  constraint payment_transactions_same_tenant_installment foreign key (installment_id, tenant_id)
+    references paytrust_public.installments (id, tenant_id)
 );
 -- At most one live attempt per installment (the concurrency backstop of initiate_payment).
 create unique index payment_transactions_one_live_idx on paytrust_public.payment_transactions (installment_id)
@@ -591,3 +595,7 @@ returns table (id uuid, gateway text, external_id text, gateway_reference text) 
    order by t.updated_at
    limit p_limit;
 $$ language sql stable;
+
+-- The tenant-consistency keys are integrity rules, not relations to expose.
+comment on constraint payment_transactions_same_tenant_invoice on paytrust_public.payment_transactions is E'@behavior -*';
+comment on constraint payment_transactions_same_tenant_installment on paytrust_public.payment_transactions is E'@behavior -*';
