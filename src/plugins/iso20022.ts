@@ -7,6 +7,7 @@ import { TYPES } from "postgraphile/@dataplan/pg";
 import { lambda, SafeError } from "postgraphile/grafast";
 import { extendSchema } from "postgraphile/utils";
 import {
+  INVALID_INPUT,
   type Iso20022Invoice,
   type Pain001Version,
   type Pain002Version,
@@ -17,18 +18,30 @@ import {
 const PAIN001_VERSIONS: readonly string[] = ["09", "03"];
 const PAIN002_VERSIONS: readonly string[] = ["10", "03"];
 
+/** Data the schema cannot express (the renderers refuse rather than emit an invalid document). */
+function unrenderable<T>(render: () => T): T {
+  try {
+    return render();
+  } catch (error) {
+    if ((error as { code?: string }).code === INVALID_INPUT) {
+      throw new SafeError((error as Error).message, { code: "PTISO" });
+    }
+    throw error;
+  }
+}
+
 export function pain001Xml(data: Iso20022Invoice, version: string): string {
   if (!PAIN001_VERSIONS.includes(version)) {
     throw new SafeError(`pain.001 version must be "09" or "03", not "${version}"`, { code: "PTVAL" });
   }
-  return renderPain001(data, { version: version as Pain001Version });
+  return unrenderable(() => renderPain001(data, { version: version as Pain001Version }));
 }
 
 export function pain002Xml(data: Iso20022Invoice, version: string): string {
   if (!PAIN002_VERSIONS.includes(version)) {
     throw new SafeError(`pain.002 version must be "10" or "03", not "${version}"`, { code: "PTVAL" });
   }
-  return renderPain002(data, { version: version as Pain002Version });
+  return unrenderable(() => renderPain002(data, { version: version as Pain002Version }));
 }
 
 export const Iso20022Plugin = extendSchema((build) => {

@@ -53,7 +53,10 @@ export function invoiceDocumentHandler(deps: { authPool: pg.Pool; publicBaseUrl:
       const xml = kind === "pain.001" ? pain001Xml(data, version) : pain002Xml(data, version);
       res.type("application/xml").send(xml);
     } catch (error) {
-      if (error instanceof SafeError) return sendError(res, 400, "PTVAL", error.message);
+      if (error instanceof SafeError) {
+        const code = String(error.extensions?.code ?? "PTVAL");
+        return sendError(res, code === "PTISO" ? 422 : 400, code, error.message);
+      }
       throw error;
     }
   };

@@ -44,21 +44,31 @@ describe("ISO 20022 documents of stored invoices", () => {
 
     const tx = await startPayment(app, a, invoice.id);
     await app.runtime.sandbox!.pay("xendit", tx.externalId);
-    await eventually(async () => (await getInvoice(app, a, invoice.id)).status === "partially_paid");
+    await eventually(
+      async () => (await getInvoice(app, a, invoice.id)).status === "partially_paid",
+    );
     const after = await app.gql(DOCS, { id: invoice.id }, a);
     const docs2 = after.body.data.invoice;
     assert.match(docs2.p2, /<TxSts>ACSP<\/TxSts>/);
 
-    await assertSchemaValid("pain.001.001.09", [{ name: "p1", xml: docs1.p1 }, { name: "p1b", xml: docs2.p1 }]);
+    await assertSchemaValid("pain.001.001.09", [
+      { name: "p1", xml: docs1.p1 },
+      { name: "p1b", xml: docs2.p1 },
+    ]);
     await assertSchemaValid("pain.001.001.03", [{ name: "p1legacy", xml: docs2.p1legacy }]);
-    await assertSchemaValid("pain.002.001.10", [{ name: "p2a", xml: docs1.p2 }, { name: "p2b", xml: docs2.p2 }]);
+    await assertSchemaValid("pain.002.001.10", [
+      { name: "p2a", xml: docs1.p2 },
+      { name: "p2b", xml: docs2.p2 },
+    ]);
     await assertSchemaValid("pain.002.001.03", [{ name: "p2legacy", xml: docs2.p2legacy }]);
   });
 
   it("serves the same documents over REST with the same auth and isolation", async () => {
     const invoice = await createInvoice(app, a, { currency: "IDR", gateway: "midtrans" });
     const gql = await app.gql(DOCS, { id: invoice.id }, a);
-    const rest = await fetch(`${app.url}/invoices/${invoice.id}/pain.001.xml`, { headers: { authorization: `Bearer ${a}` } });
+    const rest = await fetch(`${app.url}/invoices/${invoice.id}/pain.001.xml`, {
+      headers: { authorization: `Bearer ${a}` },
+    });
     assert.equal(rest.status, 200);
     assert.match(rest.headers.get("content-type") ?? "", /application\/xml/);
     assert.equal(await rest.text(), gql.body.data.invoice.p1);
@@ -67,7 +77,9 @@ describe("ISO 20022 documents of stored invoices", () => {
     });
     assert.equal(await legacy.text(), gql.body.data.invoice.p2legacy);
 
-    const other = await fetch(`${app.url}/invoices/${invoice.id}/pain.001.xml`, { headers: { authorization: `Bearer ${b}` } });
+    const other = await fetch(`${app.url}/invoices/${invoice.id}/pain.001.xml`, {
+      headers: { authorization: `Bearer ${b}` },
+    });
     assert.equal(other.status, 404);
     const anonymous = await fetch(`${app.url}/invoices/${invoice.id}/pain.001.xml`);
     assert.equal(anonymous.status, 401);
@@ -81,7 +93,11 @@ describe("ISO 20022 documents of stored invoices", () => {
 
   it("refuses an unknown version in GraphQL with PTVAL", async () => {
     const invoice = await createInvoice(app, a, { currency: "USD", gateway: "xendit" });
-    const res = await app.gql(`query($id: UUID!) { invoice(id: $id) { paymentInitiationXml(version: "42") } }`, { id: invoice.id }, a);
+    const res = await app.gql(
+      `query($id: UUID!) { invoice(id: $id) { paymentInitiationXml(version: "42") } }`,
+      { id: invoice.id },
+      a,
+    );
     assert.equal(res.body.errors[0].extensions.code, "PTVAL");
   });
 });
