@@ -27,7 +27,11 @@ function dockerAnswers(): boolean {
 
 async function findServer(): Promise<{ rootUrl: string; stop: () => Promise<void>; kind: string }> {
   if (process.env.TEST_DATABASE_URL) {
-    return { rootUrl: process.env.TEST_DATABASE_URL, stop: async () => {}, kind: "TEST_DATABASE_URL" };
+    return {
+      rootUrl: process.env.TEST_DATABASE_URL,
+      stop: async () => {},
+      kind: "TEST_DATABASE_URL",
+    };
   }
   if (dockerAnswers()) {
     const { GenericContainer, Wait } = await import("testcontainers");
@@ -39,7 +43,9 @@ async function findServer(): Promise<{ rootUrl: string; stop: () => Promise<void
     const rootUrl = `postgres://postgres:postgres@${container.getHost()}:${container.getMappedPort(5432)}/postgres`;
     return { rootUrl, stop: async () => void (await container.stop()), kind: "testcontainers" };
   }
-  const server = await ensureEmbeddedServer(join(projectRoot, ".paytrust", "test"), (l) => console.error(l));
+  const server = await ensureEmbeddedServer(join(projectRoot, ".paytrust", "test"), (l) =>
+    console.error(l),
+  );
   return { rootUrl: server.rootUrl, stop: server.stop, kind: "embedded" };
 }
 
@@ -58,10 +64,12 @@ function testFiles(dir: string, filter: string[]): string[] {
 async function dropRunDatabases(rootUrl: string): Promise<void> {
   const root = new pg.Client({ connectionString: withDatabase(rootUrl, "postgres") });
   await root.connect();
-  const { rows } = await root.query<{ datname: string }>("select datname from pg_database where datname like $1", [
-    `${RUN_ID}%`,
-  ]);
-  for (const { datname } of rows) await root.query(`drop database if exists "${datname}" with (force)`);
+  const { rows } = await root.query<{ datname: string }>(
+    "select datname from pg_database where datname like $1",
+    [`${RUN_ID}%`],
+  );
+  for (const { datname } of rows)
+    await root.query(`drop database if exists "${datname}" with (force)`);
   await root.end();
 }
 
@@ -86,7 +94,12 @@ async function main() {
     code = await new Promise<number>((resolveCode) => {
       const child = spawn(
         process.execPath,
-        ["--test", "--test-reporter=spec", `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`, ...files],
+        [
+          "--test",
+          "--test-reporter=spec",
+          `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`,
+          ...files,
+        ],
         {
           stdio: "inherit",
           env: {

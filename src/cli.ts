@@ -112,9 +112,10 @@ export async function main(argv: string[]): Promise<void> {
       if (!name) throw new UsageError("create-tenant needs a NAME");
       const result = await withOwner(async (client) => {
         await client.query("begin");
-        const { rows } = await client.query("insert into paytrust_public.tenants (name) values ($1) returning id", [
-          name,
-        ]);
+        const { rows } = await client.query(
+          "insert into paytrust_public.tenants (name) values ($1) returning id",
+          [name],
+        );
         const tenantId = rows[0].id as string;
         const key = await issueApiKey(client, { tenantId, role: "tenant", name: "default" });
         await client.query(
@@ -131,7 +132,11 @@ export async function main(argv: string[]): Promise<void> {
     }
     case "create-admin-key": {
       const result = await withOwner(async (client) => {
-        const key = await issueApiKey(client, { tenantId: null, role: "admin", name: positional[0] ?? "admin" });
+        const key = await issueApiKey(client, {
+          tenantId: null,
+          role: "admin",
+          name: positional[0] ?? "admin",
+        });
         await client.query(
           `insert into paytrust_public.audit_events (action, subject_id, actor_role) values ('api_key.create', $1, 'cli')`,
           [key.id],
@@ -154,7 +159,10 @@ export async function main(argv: string[]): Promise<void> {
 const isEntry = process.argv[1] && /(cli\.ts|paytrust(\.js)?)$/.test(process.argv[1]);
 if (isEntry) {
   main(process.argv.slice(2)).catch((error) => {
-    const code = error instanceof ConfigError || error instanceof UsageError ? error.code : (error.code ?? "PTFATAL");
+    const code =
+      error instanceof ConfigError || error instanceof UsageError
+        ? error.code
+        : (error.code ?? "PTFATAL");
     console.error(`paytrust: [${code}] ${error.message}`);
     process.exit(error instanceof UsageError ? 64 : 1);
   });

@@ -28,7 +28,13 @@ export const jobCounter = new client.Counter({
 });
 
 const routeOf = (path: string) =>
-  path.startsWith("/webhooks/") ? path : path.startsWith("/invoices/") ? "/invoices/:id" : path.startsWith("/sandbox/") ? "/sandbox" : path;
+  path.startsWith("/webhooks/")
+    ? path
+    : path.startsWith("/invoices/")
+      ? "/invoices/:id"
+      : path.startsWith("/sandbox/")
+        ? "/sandbox"
+        : path;
 
 export function observeRequests(req: Request, res: Response, next: NextFunction): void {
   const end = httpDuration.startTimer();

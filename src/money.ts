@@ -7,7 +7,11 @@
  */
 export type Currency = "IDR" | "MYR" | "USD";
 
-export const CURRENCY_EXPONENTS: Readonly<Record<Currency, number>> = Object.freeze({ IDR: 0, MYR: 2, USD: 2 });
+export const CURRENCY_EXPONENTS: Readonly<Record<Currency, number>> = Object.freeze({
+  IDR: 0,
+  MYR: 2,
+  USD: 2,
+});
 
 export function isCurrency(value: unknown): value is Currency {
   return typeof value === "string" && Object.hasOwn(CURRENCY_EXPONENTS, value);
@@ -32,7 +36,8 @@ export function decimalToMinor(decimal: string, exponent: number): bigint {
   if (!match) throw new RangeError(`Not a decimal amount: "${decimal}"`);
   const [, sign, whole, rawFraction = ""] = match;
   const fraction = rawFraction.replace(/0+$/, "");
-  if (fraction.length > exponent) throw new RangeError(`Too many decimals for exponent ${exponent}: "${decimal}"`);
+  if (fraction.length > exponent)
+    throw new RangeError(`Too many decimals for exponent ${exponent}: "${decimal}"`);
   const minor = BigInt(whole + fraction.padEnd(exponent, "0"));
   return sign ? -minor : minor;
 }

@@ -75,7 +75,15 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         webhookPerMinute: config.webhookRateLimitPerMinute,
       });
       cleanups.push(() => rateLimits.close());
-      const { sandboxControl, ...routes } = mountRoutes({ config, ownerPool, authPool, publicBaseUrl, selfUrl, rateLimits, log });
+      const { sandboxControl, ...routes } = mountRoutes({
+        config,
+        ownerPool,
+        authPool,
+        publicBaseUrl,
+        selfUrl,
+        rateLimits,
+        log,
+      });
       sandbox = sandboxControl;
       app = await startApp(
         { config, ownerPool, authPool, verifier, rateLimits, log, publicBaseUrl, ...routes },

@@ -7,7 +7,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Logger as MigrateLogger, migrate, watch } from "graphile-migrate";
-import { Logger as WorkerLogger, runMigrations } from "graphile-worker";
+import { runMigrations, Logger as WorkerLogger } from "graphile-worker";
 import pg from "pg";
 
 export const ROLES = {
@@ -37,7 +37,10 @@ export function withCredentials(url: string, user: string, password: string): st
 }
 
 /** Roles are cluster-wide: create them once, idempotently. */
-export async function ensureRoles(client: pg.ClientBase, authenticatorPassword?: string): Promise<void> {
+export async function ensureRoles(
+  client: pg.ClientBase,
+  authenticatorPassword?: string,
+): Promise<void> {
   // Serialise concurrent bootstraps (parallel test workers, CLI beside `npm start`).
   await client.query("select pg_advisory_lock(hashtext('paytrust.ensure_roles'))");
   try {
@@ -67,7 +70,9 @@ export async function ensureDatabase(rootUrl: string, database: string): Promise
   const client = new pg.Client({ connectionString: withDatabase(rootUrl, "postgres") });
   await client.connect();
   try {
-    const { rowCount } = await client.query("select 1 from pg_database where datname = $1", [database]);
+    const { rowCount } = await client.query("select 1 from pg_database where datname = $1", [
+      database,
+    ]);
     if (!rowCount) {
       await client.query(`create database ${quoteIdent(database)}`).catch((error) => {
         if (error.code !== "42P04") throw error; // created concurrently
@@ -87,7 +92,8 @@ async function currentMigrationHasSql(): Promise<boolean> {
   );
   for (const file of files) {
     const text = await readFile(file, "utf8").catch(() => "");
-    if (text.split("\n").some((line) => line.trim() !== "" && !line.trim().startsWith("--"))) return true;
+    if (text.split("\n").some((line) => line.trim() !== "" && !line.trim().startsWith("--")))
+      return true;
   }
   return false;
 }
@@ -122,7 +128,10 @@ export async function migrateDatabase(options: MigrateOptions): Promise<void> {
   if (options.includeCurrent && (await currentMigrationHasSql())) {
     await watch(settings as any, true);
   }
-  await runMigrations({ connectionString: options.ownerUrl, logger: options.quiet ? quietWorkerLogger : undefined });
+  await runMigrations({
+    connectionString: options.ownerUrl,
+    logger: options.quiet ? quietWorkerLogger : undefined,
+  });
 }
 
 const quietLogger = new MigrateLogger(() => (level: string, message: string) => {

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import pg from "pg";
 import type { Config } from "../config.ts";
-import { ROLES, ensureDatabase, withCredentials, withDatabase } from "./bootstrap.ts";
+import { ensureDatabase, ROLES, withCredentials, withDatabase } from "./bootstrap.ts";
 import { ensureEmbeddedServer } from "./embedded.ts";
 
 // BIGINT (int8) stays a string in JS: money is never turned into a float.
@@ -29,16 +29,27 @@ export async function resolveDatabase(
 ): Promise<DatabaseUrls> {
   const env = options.env ?? process.env;
   if (config.databaseUrl) {
-    const ownerUrl = options.database ? withDatabase(config.databaseUrl, options.database) : config.databaseUrl;
+    const ownerUrl = options.database
+      ? withDatabase(config.databaseUrl, options.database)
+      : config.databaseUrl;
     // Deterministic per owner URL, so every instance sharing a cluster agrees
     // on it; override with DATABASE_AUTHENTICATOR_PASSWORD or AUTH_DATABASE_URL.
     const authenticatorPassword =
       env.DATABASE_AUTHENTICATOR_PASSWORD ||
-      createHash("sha256").update(`paytrust-authenticator:${config.databaseUrl}`).digest("base64url");
+      createHash("sha256")
+        .update(`paytrust-authenticator:${config.databaseUrl}`)
+        .digest("base64url");
     return {
       ownerUrl,
-      rootUrl: env.ROOT_DATABASE_URL || withDatabase(ownerUrl, new URL(ownerUrl).pathname === "/postgres" ? "template1" : "postgres"),
-      authUrl: env.AUTH_DATABASE_URL || withCredentials(ownerUrl, ROLES.authenticator, authenticatorPassword),
+      rootUrl:
+        env.ROOT_DATABASE_URL ||
+        withDatabase(
+          ownerUrl,
+          new URL(ownerUrl).pathname === "/postgres" ? "template1" : "postgres",
+        ),
+      authUrl:
+        env.AUTH_DATABASE_URL ||
+        withCredentials(ownerUrl, ROLES.authenticator, authenticatorPassword),
       authenticatorPassword,
       embedded: false,
       stop: async () => {},

@@ -83,7 +83,11 @@ export async function ensureEmbeddedServer(
     }
     if (!(await portIsFree(state.port))) state.port = await freePort();
   } else {
-    state = { port: await freePort(), superuserPassword: secret(), authenticatorPassword: secret() };
+    state = {
+      port: await freePort(),
+      superuserPassword: secret(),
+      authenticatorPassword: secret(),
+    };
   }
 
   const server = new EmbeddedPostgres({

@@ -19,7 +19,9 @@ export function monitorDatabase(pool: pg.Pool, intervalMs = 1000, timeoutMs = 20
 
   const probe = () => {
     running ??= (async () => {
-      const timer = new Promise<false>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref());
+      const timer = new Promise<false>((resolve) =>
+        setTimeout(() => resolve(false), timeoutMs).unref(),
+      );
       const query = pool.query("select 1").then(
         () => true,
         () => false,

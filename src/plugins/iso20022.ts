@@ -32,14 +32,18 @@ function unrenderable<T>(render: () => T): T {
 
 export function pain001Xml(data: Iso20022Invoice, version: string): string {
   if (!PAIN001_VERSIONS.includes(version)) {
-    throw new SafeError(`pain.001 version must be "09" or "03", not "${version}"`, { code: "PTVAL" });
+    throw new SafeError(`pain.001 version must be "09" or "03", not "${version}"`, {
+      code: "PTVAL",
+    });
   }
   return unrenderable(() => renderPain001(data, { version: version as Pain001Version }));
 }
 
 export function pain002Xml(data: Iso20022Invoice, version: string): string {
   if (!PAIN002_VERSIONS.includes(version)) {
-    throw new SafeError(`pain.002 version must be "10" or "03", not "${version}"`, { code: "PTVAL" });
+    throw new SafeError(`pain.002 version must be "10" or "03", not "${version}"`, {
+      code: "PTVAL",
+    });
   }
   return unrenderable(() => renderPain002(data, { version: version as Pain002Version }));
 }
@@ -47,7 +51,10 @@ export function pain002Xml(data: Iso20022Invoice, version: string): string {
 export const Iso20022Plugin = extendSchema((build) => {
   const { sql } = build;
   const isoData = ($invoice: any) =>
-    $invoice.select(sql`paytrust_public.invoices_iso20022_data(${$invoice.getClassStep().alias})`, TYPES.jsonb);
+    $invoice.select(
+      sql`paytrust_public.invoices_iso20022_data(${$invoice.getClassStep().alias})`,
+      TYPES.jsonb,
+    );
   return {
     typeDefs: /* GraphQL */ `
       extend type Invoice {

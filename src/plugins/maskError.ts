@@ -27,13 +27,19 @@ export function projectErrorCode(original: unknown): { code: string; message: st
   const err = original as { code?: unknown; message?: unknown } | null;
   if (!err || typeof err.code !== "string") {
     // pg's "Connection terminated" and pool timeouts carry no code.
-    if (err && /Connection terminated|timeout exceeded when trying to connect/i.test(String(err.message))) {
+    if (
+      err &&
+      /Connection terminated|timeout exceeded when trying to connect/i.test(String(err.message))
+    ) {
       return { code: "PTUNAV", message: "The database is unavailable; retry shortly" };
     }
     return null;
   }
   // Connection exceptions, server shutdown or start-up, refused sockets: transient unavailability.
-  if (/^(08|57P0)/.test(err.code) || ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE"].includes(err.code)) {
+  if (
+    /^(08|57P0)/.test(err.code) ||
+    ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE"].includes(err.code)
+  ) {
     return { code: "PTUNAV", message: "The database is unavailable; retry shortly" };
   }
   if (/^PT[0-9A-Z]{3}$/.test(err.code)) return { code: err.code, message: String(err.message) };

@@ -29,10 +29,17 @@ export interface PresetOptions {
 }
 
 /** The Postgres settings for one request: role and tenant claim, nothing from the client. */
-export function pgSettingsFor(req: Request | undefined, publicBaseUrl: string): Record<string, string> {
+export function pgSettingsFor(
+  req: Request | undefined,
+  publicBaseUrl: string,
+): Record<string, string> {
   const key = req?.apiKey;
   // Unreachable behind the auth middleware; a request without a key gets a tenant that owns nothing.
-  if (!key) return { role: "paytrust_tenant", "paytrust.tenant_id": "00000000-0000-0000-0000-000000000000" };
+  if (!key)
+    return {
+      role: "paytrust_tenant",
+      "paytrust.tenant_id": "00000000-0000-0000-0000-000000000000",
+    };
   return {
     "paytrust.public_base_url": publicBaseUrl,
     role: key.role === "admin" ? "paytrust_admin" : "paytrust_tenant",

@@ -20,7 +20,8 @@ ${refresh ? '<meta http-equiv="refresh" content="1">' : ""}
 export function checkoutRedirectHandler(pool: pg.Pool) {
   return async (req: Request, res: Response) => {
     const id = String(req.params.id ?? "");
-    if (!UUID.test(id)) return res.status(404).type("html").send(page("Payment not found", "Check the link."));
+    if (!UUID.test(id))
+      return res.status(404).type("html").send(page("Payment not found", "Check the link."));
     const { rows } = await pool.query(
       "select status, gateway_checkout_url from paytrust_public.payment_transactions where id = $1",
       [id],
@@ -28,13 +29,18 @@ export function checkoutRedirectHandler(pool: pg.Pool) {
     const tx = rows[0];
     if (!tx) return res.status(404).type("html").send(page("Payment not found", "Check the link."));
     res.setHeader("Cache-Control", "no-store");
-    if (tx.status === "pending" && tx.gateway_checkout_url) return res.redirect(303, tx.gateway_checkout_url);
+    if (tx.status === "pending" && tx.gateway_checkout_url)
+      return res.redirect(303, tx.gateway_checkout_url);
     if (tx.status === "pending") {
-      return res.type("html").send(page("Preparing your payment…", "This page refreshes by itself.", true));
+      return res
+        .type("html")
+        .send(page("Preparing your payment…", "This page refreshes by itself.", true));
     }
     if (tx.status === "paid" || tx.status === "settled") {
       return res.type("html").send(page("Payment received", "Thank you. You can close this page."));
     }
-    return res.type("html").send(page("This payment link is no longer valid", `The payment is ${tx.status}.`));
+    return res
+      .type("html")
+      .send(page("This payment link is no longer valid", `The payment is ${tx.status}.`));
   };
 }

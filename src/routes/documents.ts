@@ -9,8 +9,8 @@ import type pg from "pg";
 import { SafeError } from "postgraphile/grafast";
 import { sendError } from "../auth/middleware.ts";
 import type { Iso20022Invoice } from "../iso20022/index.ts";
-import { pgSettingsFor } from "../plugins/preset.ts";
 import { pain001Xml, pain002Xml } from "../plugins/iso20022.ts";
+import { pgSettingsFor } from "../plugins/preset.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -24,7 +24,10 @@ export async function withRequestSettings<T>(
   try {
     await client.query("begin");
     const keys = Object.keys(settings);
-    await client.query(`select ${keys.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`).join(", ")}`, keys.flatMap((k) => [k, settings[k]]));
+    await client.query(
+      `select ${keys.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`).join(", ")}`,
+      keys.flatMap((k) => [k, settings[k]]),
+    );
     const result = await fn(client);
     await client.query("commit");
     return result;
@@ -36,19 +39,27 @@ export async function withRequestSettings<T>(
   }
 }
 
-export function invoiceDocumentHandler(deps: { authPool: pg.Pool; publicBaseUrl: string }, kind: "pain.001" | "pain.002") {
+export function invoiceDocumentHandler(
+  deps: { authPool: pg.Pool; publicBaseUrl: string },
+  kind: "pain.001" | "pain.002",
+) {
   return async (req: Request, res: Response) => {
     const id = String(req.params.id ?? "");
     if (!UUID.test(id)) return sendError(res, 404, "PTNFD", "Invoice not found");
-    const data = await withRequestSettings(deps.authPool, pgSettingsFor(req, deps.publicBaseUrl), async (client) => {
-      const { rows } = await client.query(
-        "select paytrust_public.invoices_iso20022_data(i) as data from paytrust_public.invoices i where i.id = $1",
-        [id],
-      );
-      return (rows[0]?.data as Iso20022Invoice | undefined) ?? null;
-    });
+    const data = await withRequestSettings(
+      deps.authPool,
+      pgSettingsFor(req, deps.publicBaseUrl),
+      async (client) => {
+        const { rows } = await client.query(
+          "select paytrust_public.invoices_iso20022_data(i) as data from paytrust_public.invoices i where i.id = $1",
+          [id],
+        );
+        return (rows[0]?.data as Iso20022Invoice | undefined) ?? null;
+      },
+    );
     if (!data) return sendError(res, 404, "PTNFD", "Invoice not found");
-    const version = typeof req.query.version === "string" ? req.query.version : kind === "pain.001" ? "09" : "10";
+    const version =
+      typeof req.query.version === "string" ? req.query.version : kind === "pain.001" ? "09" : "10";
     try {
       const xml = kind === "pain.001" ? pain001Xml(data, version) : pain002Xml(data, version);
       res.type("application/xml").send(xml);

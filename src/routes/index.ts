@@ -4,9 +4,9 @@ import type pg from "pg";
 import type { RateLimits } from "../auth/rateLimit.ts";
 import type { Config } from "../config.ts";
 import { createSandboxRouter } from "../gateways/sandbox.ts";
+import { makeWebhookRouter } from "../webhooks/index.ts";
 import { checkoutRedirectHandler } from "./checkoutRedirect.ts";
 import { invoiceDocumentHandler } from "./documents.ts";
-import { makeWebhookRouter } from "../webhooks/index.ts";
 
 export interface RouteDeps {
   config: Config;
@@ -34,7 +34,12 @@ export function mountRoutes(deps: RouteDeps) {
     publicRoutes: (app: Express) => {
       app.use(
         "/webhooks",
-        makeWebhookRouter({ pool: deps.ownerPool, config: deps.config, rateLimits: deps.rateLimits, log: deps.log }),
+        makeWebhookRouter({
+          pool: deps.ownerPool,
+          config: deps.config,
+          rateLimits: deps.rateLimits,
+          log: deps.log,
+        }),
       );
       app.get("/pay/:id", checkoutRedirectHandler(deps.ownerPool));
       if (sandbox) app.use("/sandbox", sandbox.router);

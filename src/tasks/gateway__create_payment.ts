@@ -45,10 +45,13 @@ export function makeCreatePaymentTask(options: {
     );
     const request = rows[0]?.request;
     // Gone, no longer pending, or already created by an earlier attempt: nothing to do.
-    if (!request || request.status !== "pending" || request.gatewayReference) return;
+    if (request?.status !== "pending" || request.gatewayReference) return;
 
     const fail = async (reason: string) => {
-      await helpers.query("select paytrust_private.fail_payment_transaction($1, $2)", [request.transactionId, reason]);
+      await helpers.query("select paytrust_private.fail_payment_transaction($1, $2)", [
+        request.transactionId,
+        reason,
+      ]);
       jobCounter.inc({ task: "gateway__create_payment", outcome: "failed" });
     };
 
@@ -68,7 +71,10 @@ export function makeCreatePaymentTask(options: {
         result.gatewayReference,
         result.checkoutUrl,
       ]);
-      jobCounter.inc({ task: "gateway__create_payment", outcome: result.reused ? "reused" : "created" });
+      jobCounter.inc({
+        task: "gateway__create_payment",
+        outcome: result.reused ? "reused" : "created",
+      });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       if (error instanceof GatewayError && !error.transient) {
@@ -79,7 +85,11 @@ export function makeCreatePaymentTask(options: {
         return fail(`Gateway unavailable after ${attempts} attempts: ${message}`);
       }
       const deferrals = payload.deferrals ?? 0;
-      if (error instanceof GatewayError && error.retryAfterMs && deferrals < MAX_RETRY_AFTER_DEFERRALS) {
+      if (
+        error instanceof GatewayError &&
+        error.retryAfterMs &&
+        deferrals < MAX_RETRY_AFTER_DEFERRALS
+      ) {
         // Honour Retry-After: run again no earlier than the gateway asked.
         await helpers.addJob(
           "gateway__create_payment",

@@ -13,26 +13,47 @@ export function makeReconcileTask(options: {
   webhookMaxAttempts: number;
 }): Task {
   return async (payload, helpers) => {
-    const olderThan = Number((payload as { olderThanSeconds?: number } | null)?.olderThanSeconds ?? options.olderThanSeconds);
-    const { rows } = await helpers.query<{ id: string; gateway: GatewayName; external_id: string; gateway_reference: string }>(
-      "select * from paytrust_private.transactions_to_reconcile(make_interval(secs => $1))",
-      [olderThan],
+    const olderThan = Number(
+      (payload as { olderThanSeconds?: number } | null)?.olderThanSeconds ??
+        options.olderThanSeconds,
     );
+    const { rows } = await helpers.query<{
+      id: string;
+      gateway: GatewayName;
+      external_id: string;
+      gateway_reference: string;
+    }>("select * from paytrust_private.transactions_to_reconcile(make_interval(secs => $1))", [
+      olderThan,
+    ]);
     let applied = 0;
     for (const tx of rows) {
       try {
-        const report = await options.gateways[tx.gateway].getStatus(tx.external_id, tx.gateway_reference);
+        const report = await options.gateways[tx.gateway].getStatus(
+          tx.external_id,
+          tx.gateway_reference,
+        );
         if (!report) continue;
         const { rows: stored } = await helpers.query<{ duplicate: boolean }>(
           "select * from paytrust_private.receive_webhook($1, $2, $3, $4::jsonb, 'reconciliation', $5)",
-          [tx.gateway, report.eventId, tx.external_id, JSON.stringify(report.payload), options.webhookMaxAttempts],
+          [
+            tx.gateway,
+            report.eventId,
+            tx.external_id,
+            JSON.stringify(report.payload),
+            options.webhookMaxAttempts,
+          ],
         );
         if (!stored[0]?.duplicate) applied++;
       } catch (error) {
         // One unreachable gateway must not stop the others; the next run tries again.
-        helpers.logger.warn(`Reconciliation of ${tx.id} failed: ${error instanceof Error ? error.message : error}`);
+        helpers.logger.warn(
+          `Reconciliation of ${tx.id} failed: ${error instanceof Error ? error.message : error}`,
+        );
       }
     }
-    if (rows.length) helpers.logger.info(`Reconciled ${rows.length} pending attempt(s), ${applied} new status report(s)`);
+    if (rows.length)
+      helpers.logger.info(
+        `Reconciled ${rows.length} pending attempt(s), ${applied} new status report(s)`,
+      );
   };
 }

@@ -7,7 +7,13 @@
 import type { Request, Response } from "express";
 import type pg from "pg";
 import { verifyMidtransSignature } from "../gateways/signatures.ts";
-import { isText, parseJsonObject, refuseUnverified, storeEvent, tryParseObject } from "./receive.ts";
+import {
+  isText,
+  parseJsonObject,
+  refuseUnverified,
+  storeEvent,
+  tryParseObject,
+} from "./receive.ts";
 
 export function midtransWebhookHandler(deps: {
   pool: pg.Pool;
@@ -25,7 +31,12 @@ export function midtransWebhookHandler(deps: {
     const { order_id: orderId, transaction_id: transactionId, transaction_status: status } = body;
     if (!isText(orderId, 50) || !isText(status, 40)) {
       return res.status(400).json({
-        errors: [{ message: "Midtrans notification needs order_id and transaction_status", extensions: { code: "PTBODY" } }],
+        errors: [
+          {
+            message: "Midtrans notification needs order_id and transaction_status",
+            extensions: { code: "PTBODY" },
+          },
+        ],
       });
     }
     const eventId = [

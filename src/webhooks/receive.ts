@@ -21,7 +21,11 @@ export function tryParseObject(body: unknown): Record<string, unknown> | null {
 }
 
 /** Parses the raw body as a JSON object, or answers 400/415 and returns null. */
-export function parseJsonObject(req: Request, res: Response, gateway: GatewayName): Record<string, unknown> | null {
+export function parseJsonObject(
+  req: Request,
+  res: Response,
+  gateway: GatewayName,
+): Record<string, unknown> | null {
   if (!req.is("application/json")) {
     webhookCounter.inc({ gateway, outcome: "bad_request" });
     sendError(res, 415, "PTBODY", "Webhooks must be sent as application/json");
@@ -34,7 +38,12 @@ export function parseJsonObject(req: Request, res: Response, gateway: GatewayNam
   return null;
 }
 
-export function refuseUnverified(res: Response, gateway: GatewayName, req: Request, log: (line: string) => void): void {
+export function refuseUnverified(
+  res: Response,
+  gateway: GatewayName,
+  req: Request,
+  log: (line: string) => void,
+): void {
   webhookCounter.inc({ gateway, outcome: "unverified" });
   // A security log line, never the token or signature itself.
   log(`[security] unverified ${gateway} webhook from ${req.ip ?? "unknown"} refused`);
@@ -48,7 +57,13 @@ export function isText(value: unknown, max = 300): value is string {
 export async function storeEvent(
   pool: pg.Pool,
   res: Response,
-  event: { gateway: GatewayName; eventId: string; externalId: string; rawBody: string; maxAttempts: number },
+  event: {
+    gateway: GatewayName;
+    eventId: string;
+    externalId: string;
+    rawBody: string;
+    maxAttempts: number;
+  },
 ): Promise<void> {
   try {
     const { rows } = await pool.query(
@@ -56,9 +71,15 @@ export async function storeEvent(
       [event.gateway, event.eventId, event.externalId, event.rawBody, event.maxAttempts],
     );
     const row = rows[0];
-    const outcome = row.duplicate ? "duplicate" : row.known_transaction ? "accepted" : "unknown_transaction";
+    const outcome = row.duplicate
+      ? "duplicate"
+      : row.known_transaction
+        ? "accepted"
+        : "unknown_transaction";
     webhookCounter.inc({ gateway: event.gateway, outcome });
-    res.status(200).json({ received: true, duplicate: row.duplicate, eventId: String(row.webhook_event_id) });
+    res
+      .status(200)
+      .json({ received: true, duplicate: row.duplicate, eventId: String(row.webhook_event_id) });
   } catch (error: any) {
     if (error?.code === "22P02" || error?.code === "22023" || error?.code === "54000") {
       webhookCounter.inc({ gateway: event.gateway, outcome: "bad_request" });

@@ -24,7 +24,12 @@ export function xenditWebhookHandler(deps: {
     const { id, external_id: externalId, status } = body;
     if (!isText(id) || !isText(externalId) || !isText(status, 40)) {
       return res.status(400).json({
-        errors: [{ message: "Xendit callback needs id, external_id and status", extensions: { code: "PTBODY" } }],
+        errors: [
+          {
+            message: "Xendit callback needs id, external_id and status",
+            extensions: { code: "PTBODY" },
+          },
+        ],
       });
     }
     const headerId = req.get("webhook-id");

@@ -32,7 +32,11 @@ describe("API key authentication over HTTP", () => {
   });
 
   it("refuses malformed, unknown and wrong-secret keys with 401", async () => {
-    for (const key of ["nonsense", `${tenant.apiKey}x`, tenant.apiKey.replace(/_[^_]+$/, `_${"A".repeat(43)}`)]) {
+    for (const key of [
+      "nonsense",
+      `${tenant.apiKey}x`,
+      tenant.apiKey.replace(/_[^_]+$/, `_${"A".repeat(43)}`),
+    ]) {
       const res = await app.gql(ME, {}, key);
       assert.equal(res.status, 401, key);
       assert.equal(res.body.errors[0].extensions.code, "PTAUTH");
@@ -46,7 +50,9 @@ describe("API key authentication over HTTP", () => {
   });
 
   it("records failed authentications in the audit log", async () => {
-    const { rows } = await db.pool.query("select count(*)::int as n from paytrust_public.audit_events where action = 'auth.failed'");
+    const { rows } = await db.pool.query(
+      "select count(*)::int as n from paytrust_public.audit_events where action = 'auth.failed'",
+    );
     assert.ok(rows[0].n >= 1);
   });
 
@@ -58,29 +64,42 @@ describe("API key authentication over HTTP", () => {
 
   it("refuses expired keys", async () => {
     const other = await createTenant(db.pool, "Expiring");
-    await db.pool.query("update paytrust_private.api_keys set expires_at = now() - interval '1 second' where id = $1", [
-      other.keyId,
-    ]);
+    await db.pool.query(
+      "update paytrust_private.api_keys set expires_at = now() - interval '1 second' where id = $1",
+      [other.keyId],
+    );
     const res = await app.gql(ME, {}, other.apiKey);
     assert.equal(res.status, 401);
   });
 
   it("refuses admin-only operations to tenant keys with a stable code", async () => {
-    const res = await app.gql('mutation { createTenant(input: {name: "Evil"}) { tenant { id } } }', {}, tenant.apiKey);
+    const res = await app.gql(
+      'mutation { createTenant(input: {name: "Evil"}) { tenant { id } } }',
+      {},
+      tenant.apiKey,
+    );
     assert.equal(res.body.errors[0].extensions.code, "PTPRM");
-    const { rows } = await db.pool.query("select count(*)::int as n from paytrust_public.tenants where name = 'Evil'");
+    const { rows } = await db.pool.query(
+      "select count(*)::int as n from paytrust_public.tenants where name = 'Evil'",
+    );
     assert.equal(rows[0].n, 0);
   });
 
   it("lets admin keys create tenants", async () => {
-    const res = await app.gql('mutation { createTenant(input: {name: "Beta"}) { tenant { id name } } }', {}, admin.apiKey);
+    const res = await app.gql(
+      'mutation { createTenant(input: {name: "Beta"}) { tenant { id name } } }',
+      {},
+      admin.apiKey,
+    );
     assert.equal(res.body.data.createTenant.tenant.name, "Beta");
   });
 
   it("invalidates the verification cache at once when a key is revoked", async () => {
     const victim = await createTenant(db.pool, "Soon revoked");
     assert.equal((await app.gql(ME, {}, victim.apiKey)).status, 200); // now cached
-    await db.pool.query("update paytrust_private.api_keys set revoked_at = now() where id = $1", [victim.keyId]);
+    await db.pool.query("update paytrust_private.api_keys set revoked_at = now() where id = $1", [
+      victim.keyId,
+    ]);
     // The NOTIFY is sent at commit; give the listener its round trip.
     await new Promise((r) => setTimeout(r, 100));
     const res = await app.gql(ME, {}, victim.apiKey);

@@ -19,7 +19,11 @@ export function freePort(): Promise<number> {
 export interface TestApp {
   url: string;
   runtime: Runtime;
-  gql(query: string, variables?: Record<string, unknown>, apiKey?: string): Promise<{ status: number; body: any }>;
+  gql(
+    query: string,
+    variables?: Record<string, unknown>,
+    apiKey?: string,
+  ): Promise<{ status: number; body: any }>;
   stop(): Promise<void>;
 }
 

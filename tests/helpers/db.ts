@@ -74,7 +74,11 @@ export async function asRole<T>(
     await client.query(
       `select set_config('paytrust.tenant_id', $1, true), set_config('paytrust.api_key_id', $2, true),
               set_config('paytrust.role', $3, true)`,
-      [claims.tenantId ?? "", claims.apiKeyId ?? "", role === "paytrust_admin" ? "admin" : "tenant"],
+      [
+        claims.tenantId ?? "",
+        claims.apiKeyId ?? "",
+        role === "paytrust_admin" ? "admin" : "tenant",
+      ],
     );
     await client.query(`set local role ${role}`);
     return await fn(client);
@@ -85,7 +89,11 @@ export async function asRole<T>(
 }
 
 /** Expects fn to fail with the given SQLSTATE (inside a savepoint so the transaction survives). */
-export async function sqlError(client: pg.ClientBase, sql: string, params: unknown[] = []): Promise<string | null> {
+export async function sqlError(
+  client: pg.ClientBase,
+  sql: string,
+  params: unknown[] = [],
+): Promise<string | null> {
   await client.query("savepoint expect_error");
   try {
     await client.query(sql, params);
@@ -97,10 +105,16 @@ export async function sqlError(client: pg.ClientBase, sql: string, params: unkno
   }
 }
 
-export async function createTenant(pool: pg.Pool, name: string): Promise<{ tenantId: string; apiKey: string; keyId: string }> {
+export async function createTenant(
+  pool: pg.Pool,
+  name: string,
+): Promise<{ tenantId: string; apiKey: string; keyId: string }> {
   const client = await pool.connect();
   try {
-    const { rows } = await client.query("insert into paytrust_public.tenants (name) values ($1) returning id", [name]);
+    const { rows } = await client.query(
+      "insert into paytrust_public.tenants (name) values ($1) returning id",
+      [name],
+    );
     const key = await issueApiKey(client, { tenantId: rows[0].id, role: "tenant", name: "test" });
     return { tenantId: rows[0].id, apiKey: key.apiKey, keyId: key.id };
   } finally {

@@ -41,21 +41,35 @@ export async function initiatePayment(
     { id: invoiceId, n: installmentNumber ?? null },
     apiKey,
   );
-  return { tx: res.body.data?.initiatePayment?.paymentTransaction ?? null, errors: res.body.errors };
+  return {
+    tx: res.body.data?.initiatePayment?.paymentTransaction ?? null,
+    errors: res.body.errors,
+  };
 }
 
 export async function getInvoice(app: TestApp, apiKey: string, id: string): Promise<any> {
-  const res = await app.gql(`query($id: UUID!) { invoice(id: $id) { ${INVOICE_FIELDS} } }`, { id }, apiKey);
+  const res = await app.gql(
+    `query($id: UUID!) { invoice(id: $id) { ${INVOICE_FIELDS} } }`,
+    { id },
+    apiKey,
+  );
   return res.body.data.invoice;
 }
 
 export async function getTransaction(app: TestApp, apiKey: string, id: string): Promise<any> {
-  const res = await app.gql(`query($id: UUID!) { paymentTransaction(id: $id) { ${TX_FIELDS} } }`, { id }, apiKey);
+  const res = await app.gql(
+    `query($id: UUID!) { paymentTransaction(id: $id) { ${TX_FIELDS} } }`,
+    { id },
+    apiKey,
+  );
   return res.body.data.paymentTransaction;
 }
 
 /** Polls until check() returns a value (the worker is asynchronous); fails after timeoutMs. */
-export async function eventually<T>(check: () => Promise<T | null | undefined | false>, timeoutMs = 15_000): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | null | undefined | false>,
+  timeoutMs = 15_000,
+): Promise<T> {
   const started = Date.now();
   let last: unknown;
   for (;;) {
@@ -73,7 +87,12 @@ export async function eventually<T>(check: () => Promise<T | null | undefined | 
 }
 
 /** initiatePayment, then wait for the worker to create the gateway checkout. */
-export async function startPayment(app: TestApp, apiKey: string, invoiceId: string, n?: number): Promise<any> {
+export async function startPayment(
+  app: TestApp,
+  apiKey: string,
+  invoiceId: string,
+  n?: number,
+): Promise<any> {
   const { tx, errors } = await initiatePayment(app, apiKey, invoiceId, n);
   assert.equal(errors, undefined, JSON.stringify(errors));
   return eventually(async () => {

@@ -30,7 +30,10 @@ describe("checkout in a real browser", () => {
   });
 
   it("opens the checkout link, clicks Pay, and the invoice is paid", async () => {
-    assert.ok(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM}: apt-get install chromium (.ci/run does)`);
+    assert.ok(
+      existsSync(CHROMIUM),
+      `Chromium not found at ${CHROMIUM}: apt-get install chromium (.ci/run does)`,
+    );
     const invoice = await createInvoice(app, key, { currency: "MYR", gateway: "xendit" });
     const { tx } = await initiatePayment(app, key, invoice.id);
     const browser = await chromium.launch({

@@ -7,10 +7,21 @@ import { after, before, describe, it } from "node:test";
 import { midtransSignature } from "../../src/gateways/signatures.ts";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
-import { createInvoice, eventually, getInvoice, getTransaction, initiatePayment, startPayment } from "../helpers/payments.ts";
+import {
+  createInvoice,
+  eventually,
+  getInvoice,
+  getTransaction,
+  initiatePayment,
+  startPayment,
+} from "../helpers/payments.ts";
 
 async function post(url: string, body: string, headers: Record<string, string> = {}) {
-  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body,
+  });
   return { status: res.status, body: await res.json().catch(() => null) };
 }
 
@@ -29,7 +40,8 @@ describe("payments under concurrency and hostile delivery", () => {
     await db.drop();
   });
 
-  const count = async (sql: string, params: unknown[] = []) => Number((await db.pool.query(sql, params)).rows[0].n);
+  const count = async (sql: string, params: unknown[] = []) =>
+    Number((await db.pool.query(sql, params)).rows[0].n);
 
   it("50 concurrent deliveries of the same webhook apply the money once", async () => {
     const invoice = await createInvoice(app, key, { currency: "IDR", gateway: "xendit" });
@@ -38,18 +50,31 @@ describe("payments under concurrency and hostile delivery", () => {
     // Mark paid in the sandbox without delivering, then deliver the same signed webhook 50 times at once.
     const payment = sandbox.find("xendit", tx.externalId)!;
     const webhook = sandbox.webhookFor("xendit", payment.externalId);
-    const paidBody = JSON.stringify({ ...JSON.parse(webhook.body), status: "PAID", paid_amount: Number(invoice.total) });
+    const paidBody = JSON.stringify({
+      ...JSON.parse(webhook.body),
+      status: "PAID",
+      paid_amount: Number(invoice.total),
+    });
     const results = await Promise.all(
       Array.from({ length: 50 }, () => post(webhook.url, paidBody, webhook.headers)),
     );
-    assert.ok(results.every((r) => r.status === 200), JSON.stringify(results.map((r) => r.status)));
+    assert.ok(
+      results.every((r) => r.status === 200),
+      JSON.stringify(results.map((r) => r.status)),
+    );
     assert.equal(results.filter((r) => r.body.duplicate === false).length, 1);
     const done = await eventually(async () => {
       const inv = await getInvoice(app, key, invoice.id);
       return inv.status === "paid" ? inv : null;
     });
     assert.equal(done.amountPaid, invoice.total);
-    assert.equal(await count("select count(*) as n from paytrust_public.webhook_events where transaction_id = $1", [tx.id]), 1);
+    assert.equal(
+      await count(
+        "select count(*) as n from paytrust_public.webhook_events where transaction_id = $1",
+        [tx.id],
+      ),
+      1,
+    );
   });
 
   it("two concurrent initiatePayment calls for one installment: exactly one wins", async () => {
@@ -60,7 +85,10 @@ describe("payments under concurrency and hostile delivery", () => {
     assert.equal(winners.length, 1);
     assert.equal(losers[0].errors[0].extensions.code, "PTLIV");
     assert.equal(
-      await count("select count(*) as n from paytrust_public.payment_transactions where invoice_id = $1", [invoice.id]),
+      await count(
+        "select count(*) as n from paytrust_public.payment_transactions where invoice_id = $1",
+        [invoice.id],
+      ),
       1,
     );
   });
@@ -74,8 +102,12 @@ describe("payments under concurrency and hostile delivery", () => {
     await eventually(async () => (await getInvoice(app, key, invoice.id)).status === "paid");
     const late = await post(pending.url, pending.body, pending.headers);
     assert.equal(late.status, 200);
-    await eventually(async () =>
-      (await count("select count(*) as n from paytrust_public.webhook_events where transaction_id = $1 and status = 'processed'", [tx.id])) === 2,
+    await eventually(
+      async () =>
+        (await count(
+          "select count(*) as n from paytrust_public.webhook_events where transaction_id = $1 and status = 'processed'",
+          [tx.id],
+        )) === 2,
     );
     const final = await getTransaction(app, key, tx.id);
     assert.equal(final.status, "paid");
@@ -102,7 +134,14 @@ describe("payments under concurrency and hostile delivery", () => {
     const before = await count("select count(*) as n from paytrust_public.webhook_events");
     const xendit = await post(
       `${app.url}/webhooks/xendit`,
-      JSON.stringify({ id: "inv-1", external_id: tx.externalId, status: "PAID", amount: 1, paid_amount: 1, currency: "IDR" }),
+      JSON.stringify({
+        id: "inv-1",
+        external_id: tx.externalId,
+        status: "PAID",
+        amount: 1,
+        paid_amount: 1,
+        currency: "IDR",
+      }),
       { "x-callback-token": "not-the-token" },
     );
     assert.equal(xendit.status, 401);
@@ -122,8 +161,15 @@ describe("payments under concurrency and hostile delivery", () => {
     const midtrans = await post(`${app.url}/webhooks/midtrans`, JSON.stringify(forged));
     assert.equal(midtrans.status, 401);
     // A genuine signature over a tampered amount fails too.
-    const tampered = { ...forged, signature_key: midtransSignature(tx.externalId, "200", gross, "SB-Mid-server-sandbox"), gross_amount: "1.00" };
-    assert.equal((await post(`${app.url}/webhooks/midtrans`, JSON.stringify(tampered))).status, 401);
+    const tampered = {
+      ...forged,
+      signature_key: midtransSignature(tx.externalId, "200", gross, "SB-Mid-server-sandbox"),
+      gross_amount: "1.00",
+    };
+    assert.equal(
+      (await post(`${app.url}/webhooks/midtrans`, JSON.stringify(tampered))).status,
+      401,
+    );
     assert.equal(await count("select count(*) as n from paytrust_public.webhook_events"), before);
     assert.equal((await getInvoice(app, key, invoice.id)).amountPaid, "0");
   });
@@ -133,8 +179,15 @@ describe("payments under concurrency and hostile delivery", () => {
     const tx = await startPayment(app, key, invoice.id);
     const paid = await app.runtime.sandbox!.pay("midtrans", tx.externalId);
     await eventually(async () => (await getInvoice(app, key, invoice.id)).status === "paid");
-    const delivered = app.runtime.sandbox!.deliveries().filter((d) => d.paymentId === paid.payment.id).at(-1)!;
-    const replay = await post(delivered.webhook.url, delivered.webhook.body, delivered.webhook.headers);
+    const delivered = app.runtime
+      .sandbox!.deliveries()
+      .filter((d) => d.paymentId === paid.payment.id)
+      .at(-1)!;
+    const replay = await post(
+      delivered.webhook.url,
+      delivered.webhook.body,
+      delivered.webhook.headers,
+    );
     assert.equal(replay.status, 200);
     assert.equal(replay.body.duplicate, true);
     assert.equal((await getInvoice(app, key, invoice.id)).amountPaid, invoice.total);
@@ -144,9 +197,17 @@ describe("payments under concurrency and hostile delivery", () => {
     const headers = { "x-callback-token": "sandbox-callback-token" };
     assert.equal((await post(`${app.url}/webhooks/xendit`, "{not json", headers)).status, 400);
     assert.equal((await post(`${app.url}/webhooks/xendit`, "[1,2]", headers)).status, 400);
-    const wrongType = await fetch(`${app.url}/webhooks/xendit`, { method: "POST", headers: { ...headers, "content-type": "text/plain" }, body: "hi" });
+    const wrongType = await fetch(`${app.url}/webhooks/xendit`, {
+      method: "POST",
+      headers: { ...headers, "content-type": "text/plain" },
+      body: "hi",
+    });
     assert.equal(wrongType.status, 415);
-    const huge = await post(`${app.url}/webhooks/xendit`, JSON.stringify({ pad: "x".repeat(200_000) }), headers);
+    const huge = await post(
+      `${app.url}/webhooks/xendit`,
+      JSON.stringify({ pad: "x".repeat(200_000) }),
+      headers,
+    );
     assert.equal(huge.status, 413);
   });
 });

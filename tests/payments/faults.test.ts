@@ -6,16 +6,20 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { startTestApp, type TestApp } from "../helpers/app.ts";
-import { freePort } from "../helpers/app.ts";
+import { freePort, startTestApp, type TestApp } from "../helpers/app.ts";
 import { createAdminKey, createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
-import { createInvoice, eventually, getInvoice, getTransaction, initiatePayment } from "../helpers/payments.ts";
+import {
+  createInvoice,
+  eventually,
+  getInvoice,
+  getTransaction,
+  initiatePayment,
+} from "../helpers/payments.ts";
 
 describe("gateway and webhook faults", () => {
   let db: TestDatabase;
   let app: TestApp;
   let key: string;
-  let admin: string;
 
   before(async () => {
     db = await freshDatabase();
@@ -24,7 +28,6 @@ describe("gateway and webhook faults", () => {
       env: { PAYTRUST_GATEWAY_MAX_ATTEMPTS: "2", PAYTRUST_WEBHOOK_MAX_ATTEMPTS: "2" },
     });
     key = (await createTenant(db.pool, "Faulty shop")).apiKey;
-    admin = (await createAdminKey(db.pool)).apiKey;
   });
   after(async () => {
     await app.stop();
@@ -41,7 +44,10 @@ describe("gateway and webhook faults", () => {
       return t.gatewayReference ? t : null;
     }, 20_000);
     assert.equal(ready.status, "pending");
-    assert.equal(sandbox.payments("xendit").filter((p) => p.externalId === tx.externalId).length, 1);
+    assert.equal(
+      sandbox.payments("xendit").filter((p) => p.externalId === tx.externalId).length,
+      1,
+    );
   });
 
   it("a create whose response was lost is found again, not charged twice", async () => {
@@ -132,7 +138,11 @@ describe("failed webhook processing → failedWebhooks → retryWebhook", () => 
     await app.runtime.sandbox!.pay("xendit", tx.externalId);
 
     const failedList = await eventually(async () => {
-      const res = await app.gql("{ failedWebhooks { nodes { id status attempts lastError retryLog { totalCount } } } }", {}, admin);
+      const res = await app.gql(
+        "{ failedWebhooks { nodes { id status attempts lastError retryLog { totalCount } } } }",
+        {},
+        admin,
+      );
       if (res.body.errors) throw new Error(JSON.stringify(res.body.errors));
       const nodes = res.body.data?.failedWebhooks?.nodes ?? [];
       return nodes.length ? nodes : null;
@@ -144,10 +154,16 @@ describe("failed webhook processing → failedWebhooks → retryWebhook", () => 
     assert.equal((await getInvoice(app, key, invoice.id)).amountPaid, "0");
 
     // Tenants cannot list or retry.
-    const tenantTry = await app.gql(`mutation { retryWebhook(input: {id: "${failedList[0].id}"}) { webhookEvent { id } } }`, {}, key);
+    const tenantTry = await app.gql(
+      `mutation { retryWebhook(input: {id: "${failedList[0].id}"}) { webhookEvent { id } } }`,
+      {},
+      key,
+    );
     assert.ok(tenantTry.body.errors);
 
-    await db.pool.query("drop trigger test_fault on paytrust_public.payment_transactions; drop function public.test_fault()");
+    await db.pool.query(
+      "drop trigger test_fault on paytrust_public.payment_transactions; drop function public.test_fault()",
+    );
     const retried = await app.gql(
       `mutation { retryWebhook(input: {id: "${failedList[0].id}"}) { webhookEvent { id status } } }`,
       {},
@@ -162,6 +178,9 @@ describe("failed webhook processing → failedWebhooks → retryWebhook", () => 
     const audit = await db.pool.query(
       "select action from paytrust_public.audit_events where action in ('webhook.failed', 'webhook.retry') order by id",
     );
-    assert.deepEqual(audit.rows.map((r) => r.action), ["webhook.failed", "webhook.retry"]);
+    assert.deepEqual(
+      audit.rows.map((r) => r.action),
+      ["webhook.failed", "webhook.retry"],
+    );
   });
 });

@@ -7,7 +7,14 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
-import { createInvoice, eventually, getInvoice, getTransaction, initiatePayment, startPayment } from "../helpers/payments.ts";
+import {
+  createInvoice,
+  eventually,
+  getInvoice,
+  getTransaction,
+  initiatePayment,
+  startPayment,
+} from "../helpers/payments.ts";
 
 describe("payment flows through the sandbox gateways", () => {
   let db: TestDatabase;
@@ -48,8 +55,14 @@ describe("payment flows through the sandbox gateways", () => {
       assert.equal(hop.status, 303);
       assert.equal(hop.headers.get("location"), tx.gatewayCheckoutUrl);
 
-      const paid = await app.runtime.sandbox!.pay(c.gateway as "xendit" | "midtrans", tx.externalId);
-      assert.ok(paid.deliveries.every((d) => d.delivered), JSON.stringify(paid.deliveries));
+      const paid = await app.runtime.sandbox!.pay(
+        c.gateway as "xendit" | "midtrans",
+        tx.externalId,
+      );
+      assert.ok(
+        paid.deliveries.every((d) => d.delivered),
+        JSON.stringify(paid.deliveries),
+      );
 
       const done = await eventually(async () => {
         const inv = await getInvoice(app, key, invoice.id);
@@ -65,12 +78,18 @@ describe("payment flows through the sandbox gateways", () => {
   }
 
   it("refuses installment 2 before installment 1 is paid, then allows it", async () => {
-    const invoice = await createInvoice(app, key, { currency: "IDR", gateway: "xendit", installmentCount: 3 });
+    const invoice = await createInvoice(app, key, {
+      currency: "IDR",
+      gateway: "xendit",
+      installmentCount: 3,
+    });
     const early = await initiatePayment(app, key, invoice.id, 2);
     assert.equal(early.errors?.[0]?.extensions?.code, "PTSEQ");
     const first = await startPayment(app, key, invoice.id, 1);
     await app.runtime.sandbox!.pay("xendit", first.externalId);
-    await eventually(async () => (await getInvoice(app, key, invoice.id)).status === "partially_paid");
+    await eventually(
+      async () => (await getInvoice(app, key, invoice.id)).status === "partially_paid",
+    );
     const second = await startPayment(app, key, invoice.id); // default: the next unpaid one
     assert.equal(second.installmentNumber, 2);
   });
@@ -86,7 +105,9 @@ describe("payment flows through the sandbox gateways", () => {
     const invoice = await createInvoice(app, key, { currency: "USD", gateway: "xendit" });
     const tx = await startPayment(app, key, invoice.id);
     const extra = 1234n;
-    await app.runtime.sandbox!.pay("xendit", tx.externalId, { amountMinor: String(BigInt(invoice.total) + extra) });
+    await app.runtime.sandbox!.pay("xendit", tx.externalId, {
+      amountMinor: String(BigInt(invoice.total) + extra),
+    });
     const done = await eventually(async () => {
       const inv = await getInvoice(app, key, invoice.id);
       return inv.status === "paid" ? inv : null;
