@@ -4,6 +4,7 @@
  * work-in-progress migrations/current.sql) followed by graphile-worker's schema.
  */
 import { readdir, readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Logger as MigrateLogger, migrate, watch } from "graphile-migrate";
@@ -124,14 +125,26 @@ export async function migrateDatabase(options: MigrateOptions): Promise<void> {
     pgSettings: { search_path: "paytrust_public,paytrust_private,public" },
     logger: options.quiet ? quietLogger : undefined,
   };
-  await migrate(settings as any);
-  if (options.includeCurrent && (await currentMigrationHasSql())) {
-    await watch(settings as any, true);
+  try {
+    await migrate(settings as any);
+    if (options.includeCurrent && (await currentMigrationHasSql())) {
+      await watch(settings as any, true);
+    }
+  } finally {
+    // graphile-migrate keeps its pools alive briefly and exits the process if
+    // one of them errors; a server stopped right after migrating would do that.
+    closeMigratePools();
   }
   await runMigrations({
     connectionString: options.ownerUrl,
     logger: options.quiet ? quietWorkerLogger : undefined,
   });
+}
+
+const require = createRequire(import.meta.url);
+function closeMigratePools(): void {
+  const { clearAllPools } = require("graphile-migrate/dist/pgReal.js") as { clearAllPools: () => void };
+  clearAllPools();
 }
 
 const quietLogger = new MigrateLogger(() => (level: string, message: string) => {
