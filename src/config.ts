@@ -27,8 +27,15 @@ export interface Config {
   webhookMaxAttempts: number;
   rateLimitPerMinute: number;
   webhookRateLimitPerMinute: number;
+  authFailuresPerMinute: number;
   auditRetentionDays: number;
   reconcileAfterSeconds: number;
+  /** A job locked longer than this is presumed dead (killed worker) and its work re-queued. */
+  sweepStalledAfterSeconds: number;
+  /** How often the sweeper runs (it re-schedules itself; the minute cron restarts it). */
+  sweepIntervalSeconds: number;
+  graphqlMaxDepth: number;
+  graphqlMaxCost: number;
 }
 
 export class ConfigError extends Error {
@@ -82,8 +89,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookMaxAttempts: integer(env, "PAYTRUST_WEBHOOK_MAX_ATTEMPTS", 10, 1, 25),
     rateLimitPerMinute: integer(env, "PAYTRUST_RATE_LIMIT_PER_MINUTE", 600, 1, 100_000_000),
     webhookRateLimitPerMinute: integer(env, "PAYTRUST_WEBHOOK_RATE_LIMIT_PER_MINUTE", 6000, 1, 100_000_000),
+    authFailuresPerMinute: integer(env, "PAYTRUST_AUTH_FAILURES_PER_MINUTE", 30, 1, 100_000),
     auditRetentionDays: integer(env, "PAYTRUST_AUDIT_RETENTION_DAYS", 365, 1, 36500),
     reconcileAfterSeconds: integer(env, "PAYTRUST_RECONCILE_AFTER_SECONDS", 900, 1, 86400 * 30),
+    // Must exceed the longest legitimate job (a gateway job makes up to three
+    // calls of PAYTRUST_GATEWAY_TIMEOUT_MS each; statements time out at 30 s),
+    // or live work is duplicated. 40 s + a 15 s sweep interval: a killed
+    // worker's work is re-queued within 55 s (docs/reliability.md).
+    sweepStalledAfterSeconds: integer(env, "PAYTRUST_SWEEP_STALLED_AFTER_SECONDS", 40, 1, 3600),
+    sweepIntervalSeconds: integer(env, "PAYTRUST_SWEEP_INTERVAL_SECONDS", 15, 1, 60),
+    graphqlMaxDepth: integer(env, "PAYTRUST_GRAPHQL_MAX_DEPTH", 10, 2, 100),
+    graphqlMaxCost: integer(env, "PAYTRUST_GRAPHQL_MAX_COST", 500, 10, 100_000),
   };
   if (mode === "live") {
     for (const [name, value] of [

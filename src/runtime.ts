@@ -73,6 +73,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         redisUrl: config.redisUrl,
         defaultPerMinute: config.rateLimitPerMinute,
         webhookPerMinute: config.webhookRateLimitPerMinute,
+        failedAuthPerMinute: config.authFailuresPerMinute,
+        log,
       });
       cleanups.push(() => rateLimits.close());
       const { sandboxControl, ...routes } = mountRoutes({

@@ -16,6 +16,7 @@ import { monitorDatabase } from "./db/health.ts";
 import { committedMigrationCount } from "./db/migrationsStatus.ts";
 import { metricsHandler, observeRequests } from "./metrics.ts";
 import { makePreset } from "./plugins/preset.ts";
+import { DEFAULT_QUERY_LIMITS, queryLimits } from "./plugins/queryLimits.ts";
 import { schemaPlugins } from "./plugins/index.ts";
 
 export interface AppDeps {
@@ -82,14 +83,22 @@ export async function startApp(deps: AppDeps, listen: { port: number; host: stri
   const auth = authenticate({
     verifier,
     optional: (req) => req.method === "GET" && req.path === "/graphiql",
-    onFailure: async (req, reason) => {
-      // Audit failed authentication, at most a few rows per IP per minute.
+    onFailure: async (req, failure) => {
+      // Counts toward the IP's failed-auth budget; audited while within it (never the secret).
       if (await rateLimits.perIpFailedAuth(req)) {
         await deps.ownerPool
           .query(
-            `insert into paytrust_public.audit_events (action, ip, user_agent, details)
-             values ('auth.failed', $1, left($2, 512), jsonb_build_object('reason', $3::text))`,
-            [req.ip ?? null, String(req.headers["user-agent"] ?? ""), reason],
+            `insert into paytrust_public.audit_events (action, tenant_id, subject_id, ip, user_agent, details)
+             values ('auth.failed', $1, $2, $3, nullif(left($4, 512), ''),
+                     jsonb_strip_nulls(jsonb_build_object('reason', $5::text, 'prefix', $6::text)))`,
+            [
+              failure.tenantId ?? null,
+              failure.keyId ?? null,
+              req.ip ?? null,
+              String(req.headers["user-agent"] ?? ""),
+              failure.reason,
+              failure.prefix ?? null,
+            ],
           )
           .catch(() => {});
       }
@@ -102,6 +111,11 @@ export async function startApp(deps: AppDeps, listen: { port: number; host: stri
     app.use(path, databaseUp, rateLimits.bruteForceGuard, auth, rateLimits.perKey);
   }
   deps.authenticatedRoutes?.(app);
+  // Depth, cost and body size are checked before PostGraphile sees the request.
+  app.use(
+    "/graphql",
+    queryLimits({ ...DEFAULT_QUERY_LIMITS, maxDepth: config.graphqlMaxDepth, maxCost: config.graphqlMaxCost }),
+  );
 
   const server = createServer(app);
   const pgl = postgraphile(
@@ -120,6 +134,10 @@ export async function startApp(deps: AppDeps, listen: { port: number; host: stri
   app.use((error: any, _req: Request, res: Response, _next: NextFunction) => {
     if (error?.type === "entity.too.large") return sendError(res, 413, "PTSIZE", "Request body too large");
     if (error?.type === "entity.parse.failed") return sendError(res, 400, "PTBODY", "Malformed request body");
+    // Any other body-parser refusal (unsupported charset or encoding, aborted upload) is the client's.
+    if (typeof error?.type === "string" && error.status >= 400 && error.status < 500) {
+      return sendError(res, error.status, "PTBODY", "The request body cannot be read");
+    }
     deps.log?.(`Unhandled error: ${error?.message ?? error}`);
     sendError(res, 500, "PTINTERNAL", "Internal error");
   });

@@ -49,11 +49,6 @@ $$ language sql stable;
 grant execute on function paytrust_public.is_admin() to paytrust_tenant, paytrust_admin, paytrust_analyst;
 comment on function paytrust_public.is_admin() is E'@behavior -*';
 
--- Alias kept for the files written against the first name; remove once unused.
-create function paytrust_private.is_admin() returns boolean as $$
-  select paytrust_public.is_admin();
-$$ language sql stable;
-
 create function paytrust_private.current_api_key_id() returns uuid as $$
   select nullif(current_setting('paytrust.api_key_id', true), '')::uuid;
 $$ language sql stable;
@@ -192,7 +187,10 @@ comment on table paytrust_public.audit_events is E'@behavior -insert -update -de
 
 create function paytrust_private.tg_audit_events__append_only() returns trigger as $$
 begin
-  if tg_op = 'DELETE' and current_setting('paytrust.audit_purge', true) = 'on' then
+  -- The retention purge may delete, but never anything younger than a day,
+  -- even if someone sets the flag by hand.
+  if tg_op = 'DELETE' and current_setting('paytrust.audit_purge', true) = 'on'
+     and old.occurred_at < now() - interval '1 day' then
     return old;
   end if;
   raise exception 'The audit log is append-only' using errcode = 'PTAUD';
@@ -226,6 +224,9 @@ create function paytrust_private.purge_audit_events(p_keep interval) returns big
 declare
   v_count bigint;
 begin
+  if p_keep < interval '1 day' then
+    raise exception 'Audit retention must be at least one day' using errcode = 'PTVAL';
+  end if;
   perform set_config('paytrust.audit_purge', 'on', true);
   delete from paytrust_public.audit_events where occurred_at < now() - p_keep;
   get diagnostics v_count = row_count;

@@ -28,7 +28,12 @@ export function parseApiKey(apiKey: string): ParsedKey | null {
 
 export function hashSecret(secret: string): Promise<string> {
   // OWASP's argon2id baseline: 19 MiB, 2 iterations, 1 lane.
-  return argon2.hash(secret, { type: argon2.argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 });
+  return argon2.hash(secret, {
+    type: argon2.argon2id,
+    memoryCost: 19456,
+    timeCost: 2,
+    parallelism: 1,
+  });
 }
 
 export function verifySecret(hash: string, secret: string): Promise<boolean> {
@@ -43,7 +48,10 @@ export interface NewKey {
 }
 
 /** Inserts a key (owner connection) and returns its id and the plaintext, shown once. */
-export async function issueApiKey(client: pg.ClientBase, key: NewKey): Promise<{ id: string; apiKey: string }> {
+export async function issueApiKey(
+  client: pg.ClientBase,
+  key: NewKey,
+): Promise<{ id: string; apiKey: string }> {
   const { prefix, secret, apiKey } = generateApiKey();
   const hash = await hashSecret(secret);
   const { rows } = await client.query<{ id: string }>(

@@ -1,9 +1,12 @@
 /**
  * Verifies API keys. argon2id is deliberately slow (~20 ms), so a successful
  * verification is cached in memory for a short time, keyed by the prefix and
- * a SHA-256 digest of the secret. The cache is invalidated at once on every
- * process through LISTEN/NOTIFY (the api_keys trigger notifies on any change);
- * if the LISTEN connection drops, the whole cache is cleared.
+ * a SHA-256 digest of the secret (compared in constant time). The cache is
+ * invalidated at once on every process through LISTEN/NOTIFY: the api_keys
+ * trigger notifies on any change to a key (revocation, rotation, expiry) and
+ * the tenants trigger on a rate-limit change. Caching only happens while the
+ * LISTEN connection is up; when it drops, the whole cache is cleared and every
+ * request verifies against the database until it is back.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type pg from "pg";
@@ -18,6 +21,13 @@ export interface VerifiedKey {
   rateLimitPerMinute: number | null;
 }
 
+/** Why a key was refused: for the audit log only, never for the client. */
+export type FailureReason = "malformed" | "unknown" | "revoked" | "expired" | "invalid";
+
+export type Verification =
+  | { key: VerifiedKey; reason?: undefined; prefix: string }
+  | { key: null; reason: FailureReason; prefix?: string; keyId?: string; tenantId?: string | null };
+
 interface CacheEntry {
   digest: Buffer;
   key: VerifiedKey;
@@ -26,43 +36,77 @@ interface CacheEntry {
 
 export interface KeyVerifier {
   verify(apiKey: string): Promise<VerifiedKey | null>;
+  /** Like verify, with the reason for a refusal (audit log). */
+  check(apiKey: string): Promise<Verification>;
   invalidate(prefix?: string): void;
+  /** True while the LISTEN connection is up (and results are cached). */
+  readonly listening: boolean;
   close(): Promise<void>;
 }
 
 const digestOf = (secret: string) => createHash("sha256").update(secret).digest();
 
-export async function createKeyVerifier(pool: pg.Pool, options: { ttlMs?: number } = {}): Promise<KeyVerifier> {
+type Lookup =
+  | { ok: true; key: VerifiedKey }
+  | { ok: false; reason: FailureReason; keyId?: string; tenantId?: string | null };
+
+export async function createKeyVerifier(
+  pool: pg.Pool,
+  options: { ttlMs?: number } = {},
+): Promise<KeyVerifier> {
   const ttlMs = options.ttlMs ?? 60_000;
   const cache = new Map<string, CacheEntry>();
-  const inFlight = new Map<string, Promise<VerifiedKey | null>>();
+  const inFlight = new Map<string, Promise<Lookup>>();
   let listener: pg.PoolClient | null = null;
   let closed = false;
+  // Bumped by every invalidation: a lookup that raced with one must not be cached.
+  let generation = 0;
 
-  const invalidate = (prefix?: string) => (prefix ? cache.delete(prefix) : cache.clear());
+  const invalidate = (prefix?: string) => {
+    generation++;
+    if (prefix) cache.delete(prefix);
+    else cache.clear();
+  };
+
+  function retryListen(): void {
+    if (!closed) setTimeout(() => void listen(), 1000).unref();
+  }
 
   async function listen(): Promise<void> {
     if (closed) return;
+    let client: pg.PoolClient | null = null;
     try {
-      const client = await pool.connect();
-      listener = client;
-      client.on("notification", (msg) => invalidate(msg.payload || undefined));
-      client.on("error", () => {
+      client = await pool.connect();
+      const own = client;
+      own.on("notification", (msg) => invalidate(msg.payload || undefined));
+      const lost = () => {
         // Notifications may have been missed: forget everything, listen again.
+        if (listener !== own) return;
+        listener = null;
         invalidate();
-        client.release(true);
-        if (listener === client) listener = null;
-        setTimeout(() => void listen(), 1000).unref();
-      });
-      await client.query("listen paytrust_api_keys");
-    } catch {
+        own.release(true);
+        retryListen();
+      };
+      own.on("error", lost);
+      own.on("end", lost);
+      await own.query("listen paytrust_api_keys");
+      if (closed) {
+        own.release(true);
+        return;
+      }
+      // Anything cached before this point may have missed a notification.
       invalidate();
-      setTimeout(() => void listen(), 1000).unref();
+      listener = own;
+    } catch {
+      if (client && listener !== client) client.release(true);
+      invalidate();
+      retryListen();
     }
   }
   await listen();
 
-  async function lookup(parsed: { prefix: string; secret: string }): Promise<VerifiedKey | null> {
+  async function lookup(parsed: { prefix: string; secret: string }): Promise<Lookup> {
+    const startedAt = generation;
     const { rows } = await pool.query(
       `select k.id, k.prefix, k.role, k.tenant_id, k.secret_hash, k.expires_at, k.revoked_at,
               t.rate_limit_per_minute
@@ -72,8 +116,11 @@ export async function createKeyVerifier(pool: pg.Pool, options: { ttlMs?: number
       [parsed.prefix],
     );
     const row = rows[0];
-    if (!row || row.revoked_at) return null;
-    if (!(await verifySecret(row.secret_hash, parsed.secret))) return null;
+    if (!row) return { ok: false, reason: "unknown" };
+    const ids = { keyId: row.id as string, tenantId: row.tenant_id as string | null };
+    if (row.revoked_at) return { ok: false, reason: "revoked", ...ids };
+    if (!(await verifySecret(row.secret_hash, parsed.secret)))
+      return { ok: false, reason: "invalid", ...ids };
     const key: VerifiedKey = {
       id: row.id,
       prefix: row.prefix,
@@ -82,36 +129,71 @@ export async function createKeyVerifier(pool: pg.Pool, options: { ttlMs?: number
       expiresAt: row.expires_at ? new Date(row.expires_at).getTime() : null,
       rateLimitPerMinute: row.rate_limit_per_minute,
     };
-    // Only cache while someone is listening for invalidations.
-    if (listener) cache.set(parsed.prefix, { digest: digestOf(parsed.secret), key, cachedUntil: Date.now() + ttlMs });
+    // Cache only while listening for invalidations, and only if none arrived
+    // while this lookup ran (it may have read the row before the change).
+    if (listener && generation === startedAt) {
+      cache.set(parsed.prefix, {
+        digest: digestOf(parsed.secret),
+        key,
+        cachedUntil: Date.now() + ttlMs,
+      });
+    }
     void pool.query("select paytrust_private.touch_api_key($1)", [row.id]).catch(() => {});
-    return key;
+    return { ok: true, key };
   }
 
-  async function verify(apiKey: string): Promise<VerifiedKey | null> {
+  async function check(apiKey: string): Promise<Verification> {
     const parsed = parseApiKey(apiKey);
-    if (!parsed) return null;
+    if (!parsed) return { key: null, reason: "malformed" };
     const now = Date.now();
+    const digest = digestOf(parsed.secret);
     const entry = cache.get(parsed.prefix);
-    let key: VerifiedKey | null;
+    let result: Lookup;
     if (entry && entry.cachedUntil > now) {
-      key = timingSafeEqual(entry.digest, digestOf(parsed.secret)) ? entry.key : null;
+      result = timingSafeEqual(entry.digest, digest)
+        ? { ok: true, key: entry.key }
+        : { ok: false, reason: "invalid", keyId: entry.key.id, tenantId: entry.key.tenantId };
     } else {
-      const flightKey = `${parsed.prefix}:${digestOf(parsed.secret).toString("hex")}`;
+      if (entry) cache.delete(parsed.prefix);
+      const flightKey = `${parsed.prefix}:${digest.toString("hex")}`;
       let promise = inFlight.get(flightKey);
       if (!promise) {
         promise = lookup(parsed).finally(() => inFlight.delete(flightKey));
         inFlight.set(flightKey, promise);
       }
-      key = await promise;
+      result = await promise;
     }
-    if (key && key.expiresAt !== null && key.expiresAt <= now) return null;
-    return key;
+    if (!result.ok) {
+      return {
+        key: null,
+        reason: result.reason,
+        prefix: parsed.prefix,
+        keyId: result.keyId,
+        tenantId: result.tenantId,
+      };
+    }
+    const { key } = result;
+    if (key.expiresAt !== null && key.expiresAt <= now) {
+      return {
+        key: null,
+        reason: "expired",
+        prefix: parsed.prefix,
+        keyId: key.id,
+        tenantId: key.tenantId,
+      };
+    }
+    return { key, prefix: parsed.prefix };
   }
 
   return {
-    verify,
+    check,
+    async verify(apiKey) {
+      return (await check(apiKey)).key;
+    },
     invalidate,
+    get listening() {
+      return listener !== null;
+    },
     async close() {
       closed = true;
       cache.clear();

@@ -1,38 +1,61 @@
 /**
- * Rate limits with rate-limiter-flexible: per API key (the tenant's own limit
- * or the platform default), per IP for unauthenticated and failed requests,
- * and per IP for webhooks. In memory by default; in Redis when REDIS_URL is
- * set, so every instance shares one budget.
+ * Rate limits with rate-limiter-flexible, fixed one-minute windows:
+ * - per API key: the tenant's `rate_limit_per_minute`, else the platform
+ *   default (PAYTRUST_RATE_LIMIT_PER_MINUTE, 600); admin keys get the default;
+ * - per IP for failed authentication (missing, malformed, unknown, wrong,
+ *   revoked or expired keys): once an IP has used up its budget (30 a minute)
+ *   every request from it is refused with 429 before any key is verified, so
+ *   brute force costs neither argon2 time nor audit rows;
+ * - per IP for webhooks (PAYTRUST_WEBHOOK_RATE_LIMIT_PER_MINUTE), which are
+ *   exempt from tenant limits.
+ * In memory by default; in Redis when REDIS_URL is set, so every instance
+ * shares one budget. `REDIS_URL=redis://host:6379/0?keyPrefix=name` namespaces
+ * the keys (several deployments or test runs on one Redis).
  *
- * Redis outage policy: fail OPEN to a per-instance in-memory limiter (the
- * library's insuranceLimiter). Payments must keep flowing when the cache
- * store is down; abuse stays bounded per instance, and nothing crashes.
+ * Redis outage policy: DEGRADE to per-instance limits. Each Redis limiter has
+ * an in-memory insurance limiter with the same budget; while Redis is down or
+ * slow (not ready, or no answer within 500 ms) every instance enforces the
+ * limits on its own and nothing crashes. Payments keep flowing (failing closed
+ * would turn a cache outage into a payment outage), and abuse stays bounded:
+ * at most N instances x the limit. When Redis is back, shared counting resumes.
  */
 import type { NextFunction, Request, Response } from "express";
 import { Redis } from "ioredis";
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import type { RateLimiterAbstract } from "rate-limiter-flexible";
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import { sendError } from "./middleware.ts";
+
+export const DEFAULT_FAILED_AUTH_PER_MINUTE = 30;
 
 export interface RateLimitOptions {
   redisUrl?: string;
   defaultPerMinute: number;
   failedAuthPerMinute?: number;
   webhookPerMinute: number;
+  /** Prefix of every limiter key (default "paytrust", or REDIS_URL's ?keyPrefix=). */
   keyPrefix?: string;
+  /** How long to wait for Redis before using the in-memory insurance limiter (ms). */
+  redisTimeoutMs?: number;
+  log?: (line: string) => void;
 }
 
 export interface RateLimits {
   perKey(req: Request, res: Response, next: NextFunction): void;
+  /** Counts a failed authentication for the IP; true while the IP is within budget (audit it). */
   perIpFailedAuth(req: Request): Promise<boolean>;
   /** Refuses (429) an IP that has used up its failed-authentication budget. */
   bruteForceGuard(req: Request, res: Response, next: NextFunction): void;
   webhooks(req: Request, res: Response, next: NextFunction): void;
+  /** "memory", or "redis" (with the connection's current state). */
+  readonly store: string;
   close(): Promise<void>;
 }
 
+const WINDOW_SECONDS = 60;
+
 function setHeaders(res: Response, limit: number, result: RateLimiterRes): void {
   const resetSeconds = Math.max(0, Math.ceil(result.msBeforeNext / 1000));
+  res.setHeader("RateLimit-Policy", `${limit};w=${WINDOW_SECONDS}`);
   res.setHeader("RateLimit-Limit", String(limit));
   res.setHeader("RateLimit-Remaining", String(Math.max(0, result.remainingPoints)));
   res.setHeader("RateLimit-Reset", String(resetSeconds));
@@ -40,33 +63,61 @@ function setHeaders(res: Response, limit: number, result: RateLimiterRes): void 
 
 function refuse(res: Response, limit: number, result: RateLimiterRes): void {
   setHeaders(res, limit, result);
+  res.setHeader("RateLimit-Remaining", "0");
   res.setHeader("Retry-After", String(Math.max(1, Math.ceil(result.msBeforeNext / 1000))));
   sendError(res, 429, "PTRATE", "Too many requests; retry after the time in Retry-After");
 }
 
+/** Splits `?keyPrefix=` off a Redis URL. */
+export function parseRedisUrl(redisUrl: string): { url: string; keyPrefix?: string } {
+  const parsed = new URL(redisUrl);
+  const keyPrefix = parsed.searchParams.get("keyPrefix") ?? undefined;
+  parsed.searchParams.delete("keyPrefix");
+  return { url: parsed.toString(), keyPrefix: keyPrefix || undefined };
+}
+
+const ipOf = (req: Request) => req.ip ?? req.socket.remoteAddress ?? "unknown";
+
 export function createRateLimits(options: RateLimitOptions): RateLimits {
-  const redis = options.redisUrl
-    ? new Redis(options.redisUrl, {
+  const redisTarget = options.redisUrl ? parseRedisUrl(options.redisUrl) : null;
+  const redis = redisTarget
+    ? new Redis(redisTarget.url, {
+        // Never queue commands while disconnected: fail at once, use the insurance limiter.
         enableOfflineQueue: false,
-        maxRetriesPerRequest: 1,
+        maxRetriesPerRequest: 0,
         connectTimeout: 1000,
-        lazyConnect: false,
+        commandTimeout: options.redisTimeoutMs ?? 500,
+        // Keep trying to come back, at most every 2 s.
+        retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
       })
     : null;
-  // ioredis emits 'error' while Redis is away; the limiter falls back, the process must not crash.
-  redis?.on("error", () => {});
-  const prefix = options.keyPrefix ?? "paytrust";
+  // ioredis emits 'error' while Redis is away; the limiters fall back, the process must not crash.
+  let lastError = "";
+  redis?.on("error", (error: Error) => {
+    if (error.message !== lastError)
+      options.log?.(
+        `Rate limits: Redis unavailable (${error.message}); per-instance limits in use`,
+      );
+    lastError = error.message;
+  });
+  redis?.on("ready", () => {
+    if (lastError) options.log?.("Rate limits: Redis is back; limits are shared again");
+    lastError = "";
+  });
+  const prefix = options.keyPrefix ?? redisTarget?.keyPrefix ?? "paytrust";
+  const failedAuthPoints = options.failedAuthPerMinute ?? DEFAULT_FAILED_AUTH_PER_MINUTE;
   const limiters = new Map<string, RateLimiterAbstract>();
 
   function limiter(name: string, points: number): RateLimiterAbstract {
     const id = `${name}:${points}`;
     let found = limiters.get(id);
     if (!found) {
-      const base = { points, duration: 60, keyPrefix: `${prefix}:${name}` };
+      const base = { points, duration: WINDOW_SECONDS, keyPrefix: `${prefix}:${name}` };
       found = redis
         ? new RateLimiterRedis({
             ...base,
             storeClient: redis,
+            rejectIfRedisNotReady: true,
             insuranceLimiter: new RateLimiterMemory(base),
           })
         : new RateLimiterMemory(base);
@@ -75,7 +126,13 @@ export function createRateLimits(options: RateLimitOptions): RateLimits {
     return found;
   }
 
-  async function consume(res: Response, name: string, points: number, key: string): Promise<boolean> {
+  /** Consumes one point; false (and a 429 sent) when the budget is spent. */
+  async function consume(
+    res: Response,
+    name: string,
+    points: number,
+    key: string,
+  ): Promise<boolean> {
     try {
       const result = await limiter(name, points).consume(key, 1);
       setHeaders(res, points, result);
@@ -85,7 +142,7 @@ export function createRateLimits(options: RateLimitOptions): RateLimits {
         refuse(res, points, rejection);
         return false;
       }
-      return true; // store error with no insurance: fail open (documented)
+      return true; // the insurance limiter failed too: let the request through
     }
   }
 
@@ -98,27 +155,32 @@ export function createRateLimits(options: RateLimitOptions): RateLimits {
     },
     async perIpFailedAuth(req) {
       try {
-        await limiter("authfail", options.failedAuthPerMinute ?? 30).consume(req.ip ?? "unknown", 1);
+        await limiter("authfail", failedAuthPoints).consume(ipOf(req), 1);
         return true;
       } catch (rejection) {
         return !(rejection instanceof RateLimiterRes);
       }
     },
     bruteForceGuard(req, res, next) {
-      const points = options.failedAuthPerMinute ?? 30;
-      limiter("authfail", points)
-        .get(req.ip ?? "unknown")
+      limiter("authfail", failedAuthPoints)
+        .get(ipOf(req))
         .then((result) => {
-          if (result && result.remainingPoints <= 0 && result.consumedPoints > points) return refuse(res, points, result);
+          if (result && result.consumedPoints >= failedAuthPoints)
+            return refuse(res, failedAuthPoints, result);
           next();
         })
         .catch(() => next());
     },
     webhooks(req, res, next) {
-      void consume(res, "webhook", options.webhookPerMinute, req.ip ?? "unknown").then((ok) => ok && next());
+      void consume(res, "webhook", options.webhookPerMinute, ipOf(req)).then((ok) => ok && next());
+    },
+    get store() {
+      return redis ? `redis (${redis.status})` : "memory";
     },
     async close() {
-      if (redis) await redis.quit().catch(() => redis.disconnect());
+      if (!redis) return;
+      if (redis.status === "ready") await redis.quit().catch(() => redis.disconnect());
+      else redis.disconnect();
     },
   };
 }

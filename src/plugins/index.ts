@@ -1,5 +1,10 @@
 /** Every schema plugin PayTrust adds to PostGraphile, in one list. */
+import { ApiKeysPlugin } from "./apiKeys.ts";
 import { Iso20022Plugin } from "./iso20022.ts";
 import { PlainIdPlugin } from "./plainIdPlugin.ts";
 
-export const schemaPlugins: GraphileConfig.Plugin[] = [PlainIdPlugin, Iso20022Plugin];
+export const schemaPlugins: GraphileConfig.Plugin[] = [
+  PlainIdPlugin,
+  Iso20022Plugin,
+  ApiKeysPlugin,
+];

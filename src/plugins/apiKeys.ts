@@ -1,0 +1,197 @@
+/**
+ * createApiKey and rotateApiKey: the mutations that mint secrets. The secret
+ * is generated and argon2id-hashed here (PostgreSQL cannot do argon2), then
+ * written through SQL functions that check the admin role again, insert the
+ * hash, link rotations and write the audit row with the request's key, IP
+ * and user agent. The plaintext key exists only in this mutation's payload.
+ *
+ * revokeApiKey, apiKeys, apiKey(id) and apiKeyAuditLogs are generated from SQL
+ * (migrations/current/4-api-keys.sql and 1-foundation.sql).
+ */
+
+import { sideEffectWithPgClientTransaction } from "postgraphile/@dataplan/pg";
+import { access, context, rootValue } from "postgraphile/grafast";
+import { extendSchema, gql } from "postgraphile/utils";
+import { generateApiKey, hashSecret } from "../auth/apiKeys.ts";
+import type { VerifiedKey } from "../auth/keyVerifier.ts";
+
+/** An error whose code grafserv's maskError lets through as `extensions.code`. */
+export class ApiKeyError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = "ApiKeyError";
+    this.code = code;
+  }
+}
+
+/** Refuses before any hashing when the request's key is not an admin key. */
+function assertAdmin(key: VerifiedKey | null | undefined): void {
+  if (key?.role !== "admin")
+    throw new ApiKeyError("PTPRM", "This operation needs an admin API key");
+}
+
+interface CreateInput {
+  tenantId: string;
+  name: string;
+  clientMutationId?: string | null;
+}
+
+interface RotateInput {
+  id: string;
+  graceSeconds?: number | null;
+  clientMutationId?: string | null;
+}
+
+interface MintedKey {
+  id: string;
+  previousId: string | null;
+  plaintextKey: string;
+  clientMutationId: string | null;
+}
+
+export const ApiKeysPlugin = extendSchema((build) => {
+  const apiKeys = Object.values(build.pgResources).find(
+    (resource) =>
+      !resource.parameters &&
+      resource.codec.extensions?.pg?.schemaName === "paytrust_public" &&
+      resource.codec.extensions?.pg?.name === "api_keys",
+  );
+  if (!apiKeys)
+    throw new Error("ApiKeysPlugin: the paytrust_public.api_keys view is not in the registry");
+  const executor = apiKeys.executor;
+
+  const payloadPlans = {
+    clientMutationId($minted: any) {
+      return access($minted, "clientMutationId");
+    },
+    apiKey($minted: any) {
+      return apiKeys.get({ id: access($minted, "id") });
+    },
+    plaintextKey($minted: any) {
+      return access($minted, "plaintextKey");
+    },
+    query() {
+      return rootValue();
+    },
+  };
+
+  return {
+    typeDefs: gql`
+      input CreateApiKeyInput {
+        clientMutationId: String
+        "The tenant the key acts for."
+        tenantId: UUID!
+        "A label for operators (1 to 200 characters)."
+        name: String!
+      }
+
+      type CreateApiKeyPayload {
+        clientMutationId: String
+        "The new key, without its secret."
+        apiKey: ApiKey
+        """
+        The complete key (\`pt_live_<prefix>_<secret>\`). Shown once: PayTrust stores only its
+        argon2id hash and cannot show it again.
+        """
+        plaintextKey: String!
+        query: Query
+      }
+
+      input RotateApiKeyInput {
+        clientMutationId: String
+        "The key to replace."
+        id: UUID!
+        """
+        How long the old key keeps working, in seconds (0 to 2592000). 0, the default, retires
+        it at once.
+        """
+        graceSeconds: Int = 0
+      }
+
+      type RotateApiKeyPayload {
+        clientMutationId: String
+        "The successor key (same tenant, role and name), without its secret."
+        apiKey: ApiKey
+        "The complete successor key, shown once."
+        plaintextKey: String!
+        "The replaced key, now with its expiresAt."
+        rotatedApiKey: ApiKey
+        query: Query
+      }
+
+      extend type Mutation {
+        "Creates an API key for a tenant (admin keys only). The plaintext key is returned once."
+        createApiKey(input: CreateApiKeyInput!): CreateApiKeyPayload
+        """
+        Issues a successor for a key (admin keys only); the old key stops working after
+        graceSeconds. The plaintext of the new key is returned once.
+        """
+        rotateApiKey(input: RotateApiKeyInput!): RotateApiKeyPayload
+      }
+    `,
+    objects: {
+      Mutation: {
+        plans: {
+          createApiKey(_, fieldArgs) {
+            const $input = fieldArgs.getRaw("input");
+            const $caller = context().get("apiKey");
+            return sideEffectWithPgClientTransaction(
+              executor,
+              [$input, $caller],
+              async (client, [input, caller]): Promise<MintedKey> => {
+                assertAdmin(caller as VerifiedKey | undefined);
+                const { tenantId, name, clientMutationId } = input as CreateInput;
+                const { prefix, secret, apiKey } = generateApiKey();
+                const hash = await hashSecret(secret);
+                const { rows } = await client.query<{ id: string }>({
+                  text: "select paytrust_public.api_key_issue($1, $2, $3, $4) as id",
+                  values: [tenantId, name, prefix, hash],
+                });
+                return {
+                  id: rows[0].id,
+                  previousId: null,
+                  plaintextKey: apiKey,
+                  clientMutationId: clientMutationId ?? null,
+                };
+              },
+            );
+          },
+          rotateApiKey(_, fieldArgs) {
+            const $input = fieldArgs.getRaw("input");
+            const $caller = context().get("apiKey");
+            return sideEffectWithPgClientTransaction(
+              executor,
+              [$input, $caller],
+              async (client, [input, caller]): Promise<MintedKey> => {
+                assertAdmin(caller as VerifiedKey | undefined);
+                const { id, graceSeconds, clientMutationId } = input as RotateInput;
+                const { prefix, secret, apiKey } = generateApiKey();
+                const hash = await hashSecret(secret);
+                const { rows } = await client.query<{ id: string }>({
+                  text: "select paytrust_public.api_key_rotate($1, $2, $3, $4) as id",
+                  values: [id, graceSeconds ?? 0, prefix, hash],
+                });
+                return {
+                  id: rows[0].id,
+                  previousId: id,
+                  plaintextKey: apiKey,
+                  clientMutationId: clientMutationId ?? null,
+                };
+              },
+            );
+          },
+        },
+      },
+      CreateApiKeyPayload: { plans: payloadPlans },
+      RotateApiKeyPayload: {
+        plans: {
+          ...payloadPlans,
+          rotatedApiKey($minted: any) {
+            return apiKeys.get({ id: access($minted, "previousId") });
+          },
+        },
+      },
+    },
+  };
+});

@@ -1,0 +1,316 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { startTestApp, type TestApp } from "../helpers/app.ts";
+import { createAdminKey, createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
+import {
+  CREATE_API_KEY,
+  CREATE_TENANT,
+  call,
+  codeOf,
+  dataOf,
+  KEY_PATTERN,
+  ME,
+  REVOKE_API_KEY,
+  ROTATE_API_KEY,
+  sleep,
+} from "./helpers.ts";
+
+describe("API key lifecycle over HTTP, on two app instances sharing the database", () => {
+  let db: TestDatabase;
+  let a: TestApp;
+  let b: TestApp;
+  let admin: { apiKey: string; keyId: string };
+  let tenantId: string;
+
+  before(async () => {
+    db = await freshDatabase();
+    [a, b] = await Promise.all([startTestApp(db), startTestApp(db)]);
+    admin = await createAdminKey(db.pool);
+    tenantId = dataOf(
+      await call(a, CREATE_TENANT, { apiKey: admin.apiKey, variables: { name: "Lifecycle" } }),
+    ).createTenant.tenant.id;
+  });
+  after(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await db?.drop();
+  });
+
+  const meOn = async (app: TestApp, apiKey: string) => call(app, ME, { apiKey });
+
+  async function expectWorks(apiKey: string, label: string) {
+    for (const [name, app] of [
+      ["A", a],
+      ["B", b],
+    ] as const) {
+      const res = await meOn(app, apiKey);
+      assert.equal(
+        res.status,
+        200,
+        `${label} should work on instance ${name}: ${JSON.stringify(res.body)}`,
+      );
+      assert.equal(res.body.data.currentTenantId, tenantId);
+    }
+  }
+
+  async function expectRefused(apiKey: string, label: string) {
+    for (const [name, app] of [
+      ["A", a],
+      ["B", b],
+    ] as const) {
+      const res = await meOn(app, apiKey);
+      assert.equal(res.status, 401, `${label} should be refused on instance ${name}`);
+      assert.equal(res.body.errors[0].extensions.code, "PTAUTH");
+    }
+  }
+
+  async function createKey(name: string) {
+    return dataOf(
+      await call(a, CREATE_API_KEY, { apiKey: admin.apiKey, variables: { tenantId, name } }),
+    ).createApiKey;
+  }
+
+  it("create → use → rotate with grace → both work → old refused after grace → revoke → refused at once everywhere", async () => {
+    // Create: the plaintext is returned once, only an argon2id hash is stored.
+    const created = await createKey("checkout backend");
+    assert.match(created.plaintextKey, KEY_PATTERN);
+    assert.equal(created.apiKey.tenantId, tenantId);
+    assert.equal(created.apiKey.role, "tenant");
+    assert.equal(created.apiKey.name, "checkout backend");
+    assert.equal(created.plaintextKey.split("_")[2], created.apiKey.prefix);
+    assert.equal(created.apiKey.revokedAt, null);
+    assert.equal(created.apiKey.expiresAt, null);
+    const secret = created.plaintextKey.split("_").slice(3).join("_");
+    const stored = await db.pool.query(
+      "select secret_hash from paytrust_private.api_keys where id = $1",
+      [created.apiKey.id],
+    );
+    assert.match(stored.rows[0].secret_hash, /^\$argon2id\$/);
+    assert.ok(!stored.rows[0].secret_hash.includes(secret));
+    const leaked = await db.pool.query(
+      "select count(*)::int as n from paytrust_public.audit_events where details::text like '%' || $1 || '%'",
+      [secret],
+    );
+    assert.equal(leaked.rows[0].n, 0, "the secret never reaches the audit log");
+
+    // Use, on both instances (now cached on both).
+    const oldKey = created.plaintextKey;
+    await expectWorks(oldKey, "new key");
+
+    // Rotate with a 2 s grace: a new key, linked to the old one.
+    const rotatedAt = Date.now();
+    const rotated = dataOf(
+      await call(b, ROTATE_API_KEY, {
+        apiKey: admin.apiKey,
+        variables: { id: created.apiKey.id, graceSeconds: 2 },
+      }),
+    ).rotateApiKey;
+    assert.match(rotated.plaintextKey, KEY_PATTERN);
+    assert.notEqual(rotated.plaintextKey, oldKey);
+    assert.equal(rotated.apiKey.rotatedFrom, created.apiKey.id);
+    assert.equal(rotated.apiKey.tenantId, tenantId);
+    assert.equal(rotated.apiKey.name, "checkout backend");
+    assert.equal(rotated.rotatedApiKey.id, created.apiKey.id);
+    const expiresAt = Date.parse(rotated.rotatedApiKey.expiresAt);
+    assert.ok(
+      Math.abs(expiresAt - (rotatedAt + 2000)) < 1500,
+      `expiresAt ${rotated.rotatedApiKey.expiresAt}`,
+    );
+    const newKey = rotated.plaintextKey;
+
+    // Both work during the grace period, on both instances.
+    await expectWorks(oldKey, "old key in grace");
+    await expectWorks(newKey, "rotated key");
+
+    // After the grace period the old key is refused (the cached verification honours expires_at).
+    await sleep(Math.max(0, expiresAt - Date.now()) + 250);
+    await expectRefused(oldKey, "old key after grace");
+    await expectWorks(newKey, "rotated key after grace");
+
+    // Revoke on A; the very next request on B (which has the key cached) is refused, then on A.
+    const revoked = dataOf(
+      await call(a, REVOKE_API_KEY, { apiKey: admin.apiKey, variables: { id: rotated.apiKey.id } }),
+    ).revokeApiKey.apiKey;
+    assert.ok(revoked.revokedAt);
+    const onB = await meOn(b, newKey);
+    assert.equal(onB.status, 401, "refused by the next request on the second instance");
+    const onA = await meOn(a, newKey);
+    assert.equal(onA.status, 401, "refused by the next request on the first instance");
+  });
+
+  it("rotation with the default grace (0) retires the old key at once on every instance", async () => {
+    const created = await createKey("immediate");
+    await expectWorks(created.plaintextKey, "key before rotation");
+    const rotated = dataOf(
+      await call(a, ROTATE_API_KEY, { apiKey: admin.apiKey, variables: { id: created.apiKey.id } }),
+    ).rotateApiKey;
+    assert.ok(Date.parse(rotated.rotatedApiKey.expiresAt) <= Date.now() + 100);
+    await expectRefused(created.plaintextKey, "rotated key");
+    await expectWorks(rotated.plaintextKey, "successor");
+  });
+
+  it("refuses rotating a revoked, expired or already rotated key, and bad graces", async () => {
+    const first = await createKey("rotate rules");
+    const rotate = (id: string, graceSeconds?: number) =>
+      call(a, ROTATE_API_KEY, { apiKey: admin.apiKey, variables: { id, graceSeconds } });
+    assert.equal(codeOf(await rotate(first.apiKey.id, -1)), "PTVAL");
+    assert.equal(codeOf(await rotate(first.apiKey.id, 2_592_001)), "PTVAL");
+    assert.equal(codeOf(await rotate("00000000-0000-0000-0000-000000000001")), "PTNFD");
+
+    const second = dataOf(await rotate(first.apiKey.id, 3600)).rotateApiKey;
+    assert.equal(
+      codeOf(await rotate(first.apiKey.id, 3600)),
+      "PTKEY",
+      "a key is rotated only once",
+    );
+    await call(a, REVOKE_API_KEY, { apiKey: admin.apiKey, variables: { id: second.apiKey.id } });
+    assert.equal(
+      codeOf(await rotate(second.apiKey.id)),
+      "PTKEY",
+      "a revoked key cannot be rotated",
+    );
+
+    const expiring = await createKey("expired");
+    await db.pool.query(
+      "update paytrust_private.api_keys set expires_at = now() - interval '1 s' where id = $1",
+      [expiring.apiKey.id],
+    );
+    assert.equal(
+      codeOf(await rotate(expiring.apiKey.id)),
+      "PTKEY",
+      "an expired key cannot be rotated",
+    );
+    const { rows } = await db.pool.query(
+      "select count(*)::int as n from paytrust_private.api_keys where rotated_from = $1",
+      [expiring.apiKey.id],
+    );
+    assert.equal(rows[0].n, 0);
+  });
+
+  it("rotates admin keys too (the successor keeps the admin role)", async () => {
+    const spare = await createAdminKey(db.pool);
+    const rotated = dataOf(
+      await call(a, ROTATE_API_KEY, {
+        apiKey: spare.apiKey,
+        variables: { id: spare.keyId, graceSeconds: 60 },
+      }),
+    ).rotateApiKey;
+    assert.equal(rotated.apiKey.role, "admin");
+    assert.equal(rotated.apiKey.tenantId, null);
+    const res = await call(b, CREATE_TENANT, {
+      apiKey: rotated.plaintextKey,
+      variables: { name: "By successor" },
+    });
+    assert.equal(dataOf(res).createTenant.tenant.name, "By successor");
+  });
+
+  it("revocation is idempotent and unknown keys are reported", async () => {
+    const key = await createKey("revoke twice");
+    const first = dataOf(
+      await call(a, REVOKE_API_KEY, { apiKey: admin.apiKey, variables: { id: key.apiKey.id } }),
+    );
+    const second = dataOf(
+      await call(b, REVOKE_API_KEY, { apiKey: admin.apiKey, variables: { id: key.apiKey.id } }),
+    );
+    assert.equal(second.revokeApiKey.apiKey.revokedAt, first.revokeApiKey.apiKey.revokedAt);
+    const unknown = await call(a, REVOKE_API_KEY, {
+      apiKey: admin.apiKey,
+      variables: { id: "00000000-0000-0000-0000-000000000002" },
+    });
+    assert.equal(codeOf(unknown), "PTNFD");
+  });
+
+  it("validates createApiKey input", async () => {
+    const create = (variables: Record<string, unknown>) =>
+      call(a, CREATE_API_KEY, { apiKey: admin.apiKey, variables });
+    assert.equal(
+      codeOf(await create({ tenantId: "00000000-0000-0000-0000-000000000003", name: "x" })),
+      "PTNFD",
+    );
+    assert.equal(codeOf(await create({ tenantId, name: "   " })), "PTVAL");
+    assert.equal(codeOf(await create({ tenantId, name: "x".repeat(201) })), "PTVAL");
+  });
+
+  it("lists keys without secrets, for admin keys only", async () => {
+    const listed = dataOf(
+      await call(
+        a,
+        `query($t: UUID!) { apiKeys(condition: {tenantId: $t}) { totalCount nodes { id prefix role revokedAt } } }`,
+        {
+          apiKey: admin.apiKey,
+          variables: { t: tenantId },
+        },
+      ),
+    ).apiKeys;
+    assert.ok(listed.totalCount >= 5);
+    const fields = dataOf(
+      await call(a, '{ __type(name: "ApiKey") { fields { name } } }', { apiKey: admin.apiKey }),
+    ).__type.fields.map((f: { name: string }) => f.name);
+    assert.deepEqual(
+      fields.filter((f: string) => /secret|hash|plaintext/i.test(f)),
+      [],
+      "no field exposes a secret or its hash",
+    );
+    const viaTenant = dataOf(
+      await call(a, "query($t: UUID!) { tenant(id: $t) { apiKeys { totalCount } } }", {
+        apiKey: admin.apiKey,
+        variables: { t: tenantId },
+      }),
+    );
+    assert.equal(viaTenant.tenant.apiKeys.totalCount, listed.totalCount);
+  });
+
+  it("refuses every admin operation to tenant keys with PTPRM, and creates nothing", async () => {
+    const tenant = await createTenant(db.pool, "Not an admin");
+    const before = await db.pool.query("select count(*)::int as n from paytrust_private.api_keys");
+    const attempts = [
+      await call(a, CREATE_API_KEY, {
+        apiKey: tenant.apiKey,
+        variables: { tenantId: tenant.tenantId, name: "mine" },
+      }),
+      await call(a, ROTATE_API_KEY, { apiKey: tenant.apiKey, variables: { id: tenant.keyId } }),
+      await call(a, REVOKE_API_KEY, { apiKey: tenant.apiKey, variables: { id: admin.keyId } }),
+      await call(a, "{ apiKeys { nodes { id } } }", { apiKey: tenant.apiKey }),
+      await call(a, "{ apiKeyAuditLogs { nodes { id } } }", { apiKey: tenant.apiKey }),
+    ];
+    for (const res of attempts) {
+      assert.equal(codeOf(res), "PTPRM", JSON.stringify(res.body));
+      assert.ok(!JSON.stringify(res.body).includes("pt_live_"), "no key material in the refusal");
+    }
+    const afterCount = await db.pool.query(
+      "select count(*)::int as n from paytrust_private.api_keys",
+    );
+    assert.equal(afterCount.rows[0].n, before.rows[0].n);
+    const adminKey = await db.pool.query(
+      "select revoked_at, expires_at from paytrust_private.api_keys where id = $1",
+      [admin.keyId],
+    );
+    assert.deepEqual(adminKey.rows[0], { revoked_at: null, expires_at: null });
+  });
+
+  it("the SQL layer refuses non-admins even when called directly", async () => {
+    const client = await db.pool.connect();
+    try {
+      await client.query("begin");
+      await client.query("set local role paytrust_tenant");
+      await assert.rejects(
+        client.query("select paytrust_public.revoke_api_key($1)", [admin.keyId]),
+        (error: any) => error.code === "42501",
+      );
+      await client.query("rollback");
+      await client.query("begin");
+      // A forged admin claim does not help the tenant role: it has no EXECUTE on the functions.
+      await client.query("select set_config('paytrust.role', 'admin', true)");
+      await client.query("set local role paytrust_tenant");
+      await assert.rejects(
+        client.query(
+          "select paytrust_public.api_key_issue($1, 'x', 'abcdefghijkl', '$argon2id$x')",
+          [tenantId],
+        ),
+        (error: any) => error.code === "42501",
+      );
+    } finally {
+      await client.query("rollback").catch(() => {});
+      client.release();
+    }
+  });
+});
