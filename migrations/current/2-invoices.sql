@@ -322,9 +322,24 @@ $$ language plpgsql volatile security definer set search_path to pg_catalog, pub
 create constraint trigger _500_check_sums after insert or update of subtotal, tax_total, service_fee, installment_count
   on paytrust_public.invoices deferrable initially deferred
   for each row execute procedure paytrust_private.tg__check_invoice_sums();
-create constraint trigger _500_check_sums after insert or update or delete on paytrust_public.line_items
+-- Children inserted by insert_invoice together with their invoice are covered
+-- by the invoice's own check above: skip the 7+ redundant checks per invoice
+-- (the setting is transaction-local and names that one invoice). Any other
+-- insert, and every update or delete, is checked.
+create function paytrust_private.inserting_with_invoice(p_invoice_id uuid) returns boolean as $$
+  select coalesce(current_setting('paytrust.inserting_invoice', true), '') = p_invoice_id::text;
+$$ language sql stable;
+create constraint trigger _500_check_sums after insert on paytrust_public.line_items
+  deferrable initially deferred for each row
+  when (not paytrust_private.inserting_with_invoice(new.invoice_id))
+  execute procedure paytrust_private.tg__check_invoice_sums();
+create constraint trigger _501_check_sums after update or delete on paytrust_public.line_items
   deferrable initially deferred for each row execute procedure paytrust_private.tg__check_invoice_sums();
-create constraint trigger _500_check_sums after insert or update or delete on paytrust_public.installments
+create constraint trigger _500_check_sums after insert on paytrust_public.installments
+  deferrable initially deferred for each row
+  when (not paytrust_private.inserting_with_invoice(new.invoice_id))
+  execute procedure paytrust_private.tg__check_invoice_sums();
+create constraint trigger _501_check_sums after update or delete on paytrust_public.installments
   deferrable initially deferred for each row execute procedure paytrust_private.tg__check_invoice_sums();
 
 -- Once a payment was initiated, what was agreed is frozen. Only the payment
@@ -553,6 +568,8 @@ begin
     p_idempotency_key, p_request_hash
   ) returning * into v_invoice;
 
+  -- The invoice's own deferred check covers the children inserted here.
+  perform set_config('paytrust.inserting_invoice', v_invoice.id::text, true);
   insert into paytrust_public.line_items
     (tenant_id, invoice_id, position, description, quantity, unit_price, tax_rate, line_amount, tax_amount)
   select p_tenant_id, v_invoice.id, l.n, l.description, l.quantity, l.unit_price, l.tax_rate,
@@ -565,6 +582,7 @@ begin
          coalesce(p_installment_due_dates[s.number], v_first_due + (s.number - 1) * v_interval),
          s.principal, s.tax_amount, s.fee_amount, s.total
     from paytrust_public.split_installments(v_invoice.subtotal, v_invoice.tax_total, v_invoice.service_fee, v_weights) s;
+  perform set_config('paytrust.inserting_invoice', '', true);
 
   return v_invoice;
 end;

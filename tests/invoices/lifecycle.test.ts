@@ -377,6 +377,32 @@ describe("invoice lifecycle", () => {
       assert.deepEqual(await snapshot(open.id), before);
     });
 
+    it("checks a line or installment inserted later into an existing invoice", async () => {
+      const open = await createInvoice();
+      const before = await snapshot(open.id);
+      const extraLine = await commitFails([
+        [
+          `insert into paytrust_public.line_items
+             (tenant_id, invoice_id, position, description, quantity, unit_price, tax_rate, line_amount, tax_amount)
+           select tenant_id, id, 99, 'sneaked in', 1, 100, 0, 100, 0 from paytrust_public.invoices where id = $1`,
+          [open.id],
+        ],
+      ]);
+      assert.equal(extraLine, "PTSUM");
+      // Even with the skip flag set by hand for ANOTHER invoice, this invoice is checked.
+      const flagged = await commitFails([
+        ["select set_config('paytrust.inserting_invoice', gen_random_uuid()::text, true)", []],
+        [
+          `insert into paytrust_public.installments
+             (tenant_id, invoice_id, number, due_date, principal, tax_amount, fee_amount, total)
+           select tenant_id, id, 12, current_date, 1, 0, 0, 1 from paytrust_public.invoices where id = $1`,
+          [open.id],
+        ],
+      ]);
+      assert.equal(flagged, "PTSUM");
+      assert.deepEqual(await snapshot(open.id), before);
+    });
+
     it("refuses to commit invoice amounts that no longer match lines and plan", async () => {
       const open = await createInvoice();
       const before = await snapshot(open.id);
