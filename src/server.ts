@@ -114,7 +114,11 @@ export async function startApp(deps: AppDeps, listen: { port: number; host: stri
   // Depth, cost and body size are checked before PostGraphile sees the request.
   app.use(
     "/graphql",
-    queryLimits({ ...DEFAULT_QUERY_LIMITS, maxDepth: config.graphqlMaxDepth, maxCost: config.graphqlMaxCost }),
+    queryLimits({
+      ...DEFAULT_QUERY_LIMITS,
+      maxDepth: config.graphqlMaxDepth,
+      maxCost: config.graphqlMaxCost,
+    }),
   );
 
   const server = createServer(app);

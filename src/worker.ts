@@ -6,6 +6,7 @@ import { Logger, type Runner, run } from "graphile-worker";
 import type pg from "pg";
 import type { Config } from "./config.ts";
 import { makeTaskList } from "./tasks/index.ts";
+import { SWEEP_CHAIN_JOB_KEY, type SweepPayload } from "./tasks/maintenance__sweep_stalled.ts";
 
 export interface WorkerDeps {
   config: Config;
@@ -15,12 +16,21 @@ export interface WorkerDeps {
   log: (line: string) => void;
 }
 
+/** What the sweeper is told: see PAYTRUST_SWEEP_STALLED_AFTER_SECONDS / _INTERVAL_SECONDS. */
+export function sweepPayload(config: Config): SweepPayload {
+  return {
+    stalledAfterSeconds: config.sweepStalledAfterSeconds,
+    intervalSeconds: config.sweepIntervalSeconds,
+  };
+}
+
 export function crontab(config: Config, tasks: string[]): string {
   const lines = [
     // Audit retention: daily at 03:17.
     `17 3 * * * maintenance__purge_audit_log ?max=1&jobKey=maintenance__purge_audit_log ${JSON.stringify({ retentionDays: config.auditRetentionDays })}`,
-    // Re-queue work a killed worker left locked, every minute.
-    "* * * * * maintenance__sweep_stalled ?max=1&jobKey=maintenance__sweep_stalled",
+    // Re-queue work a killed worker left locked: every minute, and every
+    // sweepIntervalSeconds through the task's own chain.
+    `* * * * * maintenance__sweep_stalled ?max=1&jobKey=maintenance__sweep_stalled ${JSON.stringify(sweepPayload(config))}`,
     // Ask gateways about transactions with no webhook for too long.
     "*/2 * * * * gateway__reconcile ?max=1&jobKey=gateway__reconcile",
   ];
@@ -29,7 +39,7 @@ export function crontab(config: Config, tasks: string[]): string {
 
 export async function startWorker(deps: WorkerDeps): Promise<Runner> {
   const taskList = makeTaskList(deps);
-  return run({
+  const runner = await run({
     pgPool: deps.ownerPool,
     concurrency: deps.config.workerConcurrency,
     noHandleSignals: true,
@@ -40,4 +50,12 @@ export async function startWorker(deps: WorkerDeps): Promise<Runner> {
       if (level !== "debug") deps.log(`[worker] ${level}: ${message}`);
     }),
   });
+  // A worker starting may be replacing one that was killed: sweep now rather
+  // than at the next minute (this also starts the sweeper's chain).
+  await runner.addJob("maintenance__sweep_stalled", sweepPayload(deps.config), {
+    jobKey: SWEEP_CHAIN_JOB_KEY,
+    jobKeyMode: "replace",
+    maxAttempts: 1,
+  });
+  return runner;
 }

@@ -120,7 +120,7 @@ begin
   if v_count < 1 or v_count > 12 then
     raise exception 'An invoice has 1 to 12 installments, not %', v_count using errcode = 'PTINS';
   end if;
-  if exists (select 1 from unnest(weights) w where w is null or w <= 0) then
+  if exists (select 1 from unnest(weights) w where w is null or w <= 0 or w = 'NaN'::numeric or w = 'Infinity'::numeric) then
     raise exception 'Installment weights must all be positive' using errcode = 'PTWGT';
   end if;
   select sum(w) into v_sum from unnest(weights) w;

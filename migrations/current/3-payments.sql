@@ -301,7 +301,9 @@ declare
   v_tx paytrust_public.payment_transactions;
   v_id bigint;
 begin
-  select * into v_tx from paytrust_public.payment_transactions where external_id = p_external_id;
+  -- The gateway must match: a Midtrans-signed event can never touch a Xendit attempt.
+  select * into v_tx from paytrust_public.payment_transactions
+   where external_id = p_external_id and gateway = p_gateway;
   insert into paytrust_public.webhook_events (gateway, event_id, tenant_id, transaction_id, source, payload, status, outcome)
   values (p_gateway, p_event_id, v_tx.tenant_id, v_tx.id, p_source,
           -- signatures are verified already; they are not kept
@@ -378,6 +380,16 @@ begin
       when gateway_status = 'expire' then 'expired'
       when gateway_status in ('refund', 'partial_refund') then 'refunded'
     end;
+    -- The signature covers order_id, status_code and gross_amount but not
+    -- transaction_status: a status must agree with its status_code, or a
+    -- captured notification could be replayed with another status.
+    if not coalesce((p_payload ->> 'status_code') = any (case gateway_status
+         when 'capture' then array['200', '201'] when 'settlement' then array['200']
+         when 'pending' then array['201'] when 'deny' then array['202'] when 'failure' then array['202']
+         when 'cancel' then array['200'] when 'expire' then array['407']
+         when 'refund' then array['200'] when 'partial_refund' then array['200'] end), false) then
+      status := null;
+    end if;
     if p_payload ? 'currency' and p_payload ->> 'currency' <> p_currency then
       raise exception 'Webhook currency % does not match the transaction''s %', p_payload ->> 'currency', p_currency
         using errcode = 'PTCCY';

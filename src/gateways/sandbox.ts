@@ -85,6 +85,8 @@ export interface SandboxActionOptions {
   duplicates?: number;
   /** Apply even when the payment is no longer pending (out-of-order tests). */
   force?: boolean;
+  /** false: change the state but send no webhook, as if it were lost (reconciliation tests). */
+  deliver?: boolean;
 }
 
 export interface SandboxActionResult {
@@ -412,7 +414,8 @@ export function createSandboxRouter(options: SandboxOptions): {
     save(next);
     return {
       payment: { ...next },
-      deliveries: await sendWebhooks(next, clampDuplicates(opts.duplicates)),
+      deliveries:
+        opts.deliver === false ? [] : await sendWebhooks(next, clampDuplicates(opts.duplicates)),
     };
   }
 

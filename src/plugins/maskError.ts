@@ -21,6 +21,8 @@ const STANDARD_CODES: Record<string, { code: string; message?: string }> = {
   "2201E": { code: "PTVAL", message: "Invalid numeric argument" },
   "22023": { code: "PTVAL", message: "Invalid parameter value" },
   "54000": { code: "PTVAL", message: "The input is too large" },
+  "22021": { code: "PTVAL", message: "Text contains invalid characters" },
+  "22P05": { code: "PTVAL", message: "Text contains invalid characters" },
 };
 
 export function projectErrorCode(original: unknown): { code: string; message: string } | null {
@@ -29,7 +31,7 @@ export function projectErrorCode(original: unknown): { code: string; message: st
     // pg's "Connection terminated" and pool timeouts carry no code.
     if (
       err &&
-      /Connection terminated|timeout exceeded when trying to connect/i.test(String(err.message))
+      /Connection terminated|timeout exceeded when trying to connect|is not queryable/i.test(String(err.message))
     ) {
       return { code: "PTUNAV", message: "The database is unavailable; retry shortly" };
     }

@@ -1,15 +1,43 @@
 /**
- * Crash recovery (cron, every minute): re-queues webhook events and gateway
- * charges that a killed worker left locked. See
- * paytrust_private.sweep_stalled_work for the rule.
+ * Crash recovery: re-queues webhook events and gateway charges that a killed
+ * worker left locked. See paytrust_private.sweep_stalled_work for the rule.
+ *
+ * graphile-worker's cron cannot run more often than once a minute, and
+ * recovery must take less than one: so each run schedules the next one
+ * intervalSeconds later (one pending job, by its job key). The minute cron,
+ * and every worker at start-up, restart the chain should a killed worker take
+ * the chain's job down with it.
  */
 import type { Task } from "graphile-worker";
 
+export interface SweepPayload {
+  stalledAfterSeconds?: number;
+  intervalSeconds?: number;
+}
+
+/** The job key of the chained run (the cron's own run has another key). */
+export const SWEEP_CHAIN_JOB_KEY = "maintenance__sweep_stalled:next";
+
 export const maintenance__sweep_stalled: Task = async (payload, helpers) => {
-  const seconds = Number((payload as { stalledAfterSeconds?: number } | null)?.stalledAfterSeconds ?? 45);
+  const options = (payload ?? {}) as SweepPayload;
+  const seconds = Number(options.stalledAfterSeconds ?? 40);
+  const interval = Number(options.intervalSeconds ?? 60);
+  // Next run first: a sweep that fails (database away) must not end the chain.
+  if (interval < 60) {
+    await helpers.addJob("maintenance__sweep_stalled", options, {
+      jobKey: SWEEP_CHAIN_JOB_KEY,
+      jobKeyMode: "replace",
+      runAt: new Date(Date.now() + interval * 1000),
+      maxAttempts: 1,
+    });
+  }
   const { rows } = await helpers.query<{ kind: string; subject: string }>(
     "select * from paytrust_private.sweep_stalled_work(make_interval(secs => $1))",
     [seconds],
   );
-  if (rows.length) helpers.logger.info(`Re-queued ${rows.length} stalled item(s): ${rows.map((r) => `${r.kind} ${r.subject}`).join(", ")}`);
+  if (rows.length) {
+    helpers.logger.info(
+      `Re-queued ${rows.length} stalled item(s): ${rows.map((r) => `${r.kind} ${r.subject}`).join(", ")}`,
+    );
+  }
 };

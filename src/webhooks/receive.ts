@@ -81,7 +81,8 @@ export async function storeEvent(
       .status(200)
       .json({ received: true, duplicate: row.duplicate, eventId: String(row.webhook_event_id) });
   } catch (error: any) {
-    if (error?.code === "22P02" || error?.code === "22023" || error?.code === "54000") {
+    // Malformed JSON text, NUL characters, nesting too deep: the sender's fault, never retry.
+    if (["22P02", "22023", "54000", "22P05", "22021"].includes(error?.code)) {
       webhookCounter.inc({ gateway: event.gateway, outcome: "bad_request" });
       return sendError(res, 400, "PTBODY", "Malformed webhook body");
     }
