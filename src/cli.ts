@@ -4,6 +4,7 @@
  */
 import pg from "pg";
 import { issueApiKey } from "./auth/apiKeys.ts";
+import { AnalystError, createAnalyst } from "./db/analyst.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { migrateDatabase } from "./db/bootstrap.ts";
 import { resolveDatabase } from "./db/connection.ts";
@@ -144,6 +145,32 @@ export async function main(argv: string[]): Promise<void> {
         return { apiKey: key.apiKey };
       });
       print(json, result, `Admin API key (shown once): ${result.apiKey}`);
+      return;
+    }
+    case "create-analyst": {
+      const name = positional[0];
+      if (!name) throw new UsageError("create-analyst needs a NAME");
+      const config = loadConfig();
+      const db = await resolveDatabase(config, { log });
+      try {
+        await migrateDatabase({
+          ownerUrl: db.ownerUrl,
+          rootUrl: db.rootUrl,
+          authenticatorPassword: db.authenticatorPassword,
+          includeCurrent: config.isDev,
+          quiet: true,
+        });
+        const database = decodeURIComponent(new URL(db.ownerUrl).pathname.slice(1));
+        const login = await createAnalyst(db.rootUrl, database, name);
+        print(
+          json,
+          { user: login.user, password: login.password, connectionString: login.connectionString },
+          `Analyst login ${login.user} (read-only, paytrust_reporting only; password shown once):\n` +
+            `  psql "${login.connectionString}" -c "select * from paytrust_reporting.revenue_by_day"`,
+        );
+      } finally {
+        await db.stop();
+      }
       return;
     }
     case undefined:

@@ -10,6 +10,7 @@ import { makePgService } from "postgraphile/adaptors/pg";
 import type {} from "postgraphile/grafserv/express/v4";
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 import type { VerifiedKey } from "../auth/keyVerifier.ts";
+import { PayTrustAggregatesPreset } from "./aggregates.ts";
 import { maskError } from "./maskError.ts";
 
 declare global {
@@ -53,7 +54,7 @@ export function pgSettingsFor(
 
 export function makePreset(options: PresetOptions): GraphileConfig.Preset {
   return {
-    extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset],
+    extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, PayTrustAggregatesPreset],
     plugins: options.plugins ?? [],
     disablePlugins: ["NodePlugin"],
     pgServices: [makePgService({ pool: options.authPool, schemas: ["paytrust_public"] })],

@@ -1,0 +1,133 @@
+/**
+ * Analyst logins: a PostgreSQL LOGIN role per analyst, member of
+ * paytrust_analyst (SELECT on the paytrust_reporting views, nothing else),
+ * for psql, BI tools or notebooks. Used by `paytrust create-analyst NAME`.
+ *
+ * The login is read-only by default (`default_transaction_read_only`), starts
+ * in the reporting schema, and has a statement timeout so a heavy ad-hoc query
+ * cannot hold the database. Running it again for an existing analyst issues a
+ * new password (the old one stops working).
+ */
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { ROLES, withCredentials, withDatabase } from "./bootstrap.ts";
+
+export interface AnalystLogin {
+  user: string;
+  password: string;
+  connectionString: string;
+}
+
+export class AnalystError extends Error {
+  code: string;
+  constructor(message: string, code: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** Lower-case letters, digits and underscores; starts with a letter; at most 63 bytes. */
+export const ANALYST_NAME = /^[a-z][a-z0-9_]{0,62}$/;
+
+const quoteIdent = (value: string) => `"${value.replace(/"/g, '""')}"`;
+const quoteLiteral = (value: string) => `'${value.replace(/'/g, "''")}'`;
+
+/**
+ * Creates (or re-keys) the analyst login `name` for database `databaseName`.
+ * `rootUrl` must be a superuser (or CREATEROLE + ADMIN OPTION on
+ * paytrust_analyst) connection to any database of the cluster.
+ */
+export async function createAnalyst(
+  rootUrl: string,
+  databaseName: string,
+  name: string,
+  options: { statementTimeout?: string; connectionLimit?: number } = {},
+): Promise<AnalystLogin> {
+  const user = name.trim().toLowerCase();
+  if (!ANALYST_NAME.test(user) || user.startsWith("pg_") || user.startsWith("paytrust_")) {
+    throw new AnalystError(
+      `"${name}" is not a valid analyst name: use lower-case letters, digits and underscores, ` +
+        "starting with a letter (not pg_ or paytrust_)",
+      "PTVAL",
+    );
+  }
+  const password = randomBytes(24).toString("base64url");
+  const statementTimeout = options.statementTimeout ?? "60s";
+  const connectionLimit = options.connectionLimit ?? 5;
+
+  const client = new pg.Client({ connectionString: withDatabase(rootUrl, databaseName) });
+  await client.connect();
+  try {
+    const group = await client.query("select 1 from pg_roles where rolname = $1", [ROLES.analyst]);
+    if (!group.rowCount) {
+      throw new AnalystError(
+        `Role ${ROLES.analyst} does not exist: run paytrust migrate first`,
+        "PTDB",
+      );
+    }
+    await client.query("begin");
+    // Roles are cluster-wide: serialise with other bootstraps (ensureRoles uses the same lock).
+    await client.query("select pg_advisory_xact_lock(hashtext('paytrust.ensure_roles'))");
+    const { rows } = await client.query<{
+      rolcanlogin: boolean;
+      rolsuper: boolean;
+      analyst: boolean;
+      other_member_of: number;
+    }>(
+      `select r.rolcanlogin, r.rolsuper,
+              pg_has_role(r.oid, $2, 'MEMBER') as analyst,
+              (select count(*)::int from pg_auth_members m join pg_roles g on g.oid = m.roleid
+                where m.member = r.oid and g.rolname <> $2) as other_member_of
+         from pg_roles r where r.rolname = $1`,
+      [user, ROLES.analyst],
+    );
+    const existing = rows[0];
+    const attributes = `login inherit nosuperuser nocreatedb nocreaterole noreplication nobypassrls connection limit ${connectionLimit}`;
+    if (!existing) {
+      await client.query(
+        `create role ${quoteIdent(user)} with ${attributes} password ${quoteLiteral(password)}`,
+      );
+      await client.query(`grant ${ROLES.analyst} to ${quoteIdent(user)}`);
+    } else if (
+      existing.rolcanlogin &&
+      !existing.rolsuper &&
+      existing.analyst &&
+      existing.other_member_of === 0
+    ) {
+      // An analyst login already: issue a new password.
+      await client.query(
+        `alter role ${quoteIdent(user)} with ${attributes} password ${quoteLiteral(password)}`,
+      );
+    } else {
+      throw new AnalystError(
+        `A role named "${user}" already exists and is not an analyst login`,
+        "PTDUP",
+      );
+    }
+    await client.query(
+      `grant connect on database ${quoteIdent(databaseName)} to ${quoteIdent(user)}`,
+    );
+    for (const [setting, value] of [
+      ["search_path", "paytrust_reporting"],
+      ["default_transaction_read_only", "on"],
+      ["statement_timeout", statementTimeout],
+      // reports sort and hash a lot of rows: keep them in memory
+      ["work_mem", "64MB"],
+    ]) {
+      await client.query(
+        `alter role ${quoteIdent(user)} in database ${quoteIdent(databaseName)} set ${setting} = ${quoteLiteral(value)}`,
+      );
+    }
+    await client.query("commit");
+  } catch (error) {
+    await client.query("rollback").catch(() => {});
+    throw error;
+  } finally {
+    await client.end();
+  }
+  return {
+    user,
+    password,
+    connectionString: withCredentials(withDatabase(rootUrl, databaseName), user, password),
+  };
+}

@@ -1,0 +1,199 @@
+/**
+ * @graphile/pg-aggregates through PayTrust's preset plus
+ * src/plugins/aggregates.ts: grouped sums of invoices and transactions by
+ * status, currency and day for a tenant key, on the fixture's dataset; only
+ * invoices and payment_transactions get aggregates; RLS keeps them per tenant.
+ *
+ * The schema is built here (preset + PayTrustAggregatesPreset) and executed
+ * with grafast as an authenticated request would be, so this file does not
+ * depend on how the server wires its preset.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import pg from "pg";
+import { postgraphile } from "postgraphile";
+import { grafast } from "postgraphile/grafast";
+import { type GraphQLSchema, printSchema } from "postgraphile/graphql";
+import { PayTrustAggregatesPreset } from "../../src/plugins/aggregates.ts";
+import { schemaPlugins } from "../../src/plugins/index.ts";
+import { makePreset } from "../../src/plugins/preset.ts";
+import { freshDatabase, type TestDatabase } from "../helpers/db.ts";
+import { buildFixture, type Fixture, type Tenant } from "./fixture.ts";
+
+describe("GraphQL aggregates (pg-aggregates)", () => {
+  let db: TestDatabase;
+  let fx: Fixture;
+  let authPool: pg.Pool;
+  let pgl: ReturnType<typeof postgraphile>;
+  let schema: GraphQLSchema;
+  let resolvedPreset: GraphileConfig.ResolvedPreset;
+
+  before(async () => {
+    db = await freshDatabase();
+    fx = await buildFixture(db.pool);
+    authPool = new pg.Pool({ connectionString: db.authUrl, max: 4 });
+    pgl = postgraphile({
+      extends: [
+        makePreset({
+          authPool,
+          port: 0,
+          graphiql: false,
+          publicBaseUrl: "http://127.0.0.1",
+          plugins: schemaPlugins,
+        }),
+        PayTrustAggregatesPreset,
+      ],
+    });
+    ({ schema, resolvedPreset } = await pgl.getSchemaResult());
+  });
+  after(async () => {
+    await pgl.release();
+    await authPool.end();
+    await db.drop();
+  });
+
+  /** Executes as the request of an authenticated tenant key would. */
+  async function gql(tenant: Tenant, source: string, variableValues: Record<string, unknown> = {}) {
+    const req = {
+      apiKey: { id: tenant.keyId, prefix: "test", role: "tenant", tenantId: tenant.tenantId },
+      headers: {},
+      ip: "127.0.0.1",
+    };
+    const result = (await grafast({
+      schema,
+      source,
+      variableValues,
+      resolvedPreset,
+      requestContext: { expressv4: { req } } as any,
+    })) as { data?: any; errors?: readonly unknown[] };
+    assert.equal(result.errors, undefined, JSON.stringify(result.errors));
+    return JSON.parse(JSON.stringify(result.data)); // plain objects (grafast's have null prototypes)
+  }
+
+  const keysAndSums = (groups: { keys: string[]; sum: Record<string, string> }[], field: string) =>
+    groups.map((g) => `${g.keys.join(" ")} ${g.sum[field]}`).sort();
+
+  it("groups and sums a tenant's invoices by currency and status", async () => {
+    const data = await gql(
+      fx.a,
+      `{ invoices {
+           totalCount
+           byCurrency: groupedAggregates(groupBy: [CURRENCY]) { keys sum { total amountPaid overpaymentAmount } }
+           byStatus: groupedAggregates(groupBy: [CURRENCY, STATUS]) { keys sum { total } }
+         } }`,
+    );
+    assert.equal(data.invoices.totalCount, 6);
+    // IDR: A1 219,119 + A2 117,220 + A6 36,266 = 372,605; paid 219,119 + 58,610 = 277,729
+    // MYR: A3 6,641, paid 7,000 (359 over)
+    // USD: A4 11,349 (cancelled: 10,000 + 1,000 tax + 319 + 30 fee) + A5 5,690 = 17,039
+    assert.deepEqual(
+      data.invoices.byCurrency
+        .map(
+          (g: any) => `${g.keys[0]} ${g.sum.total} ${g.sum.amountPaid} ${g.sum.overpaymentAmount}`,
+        )
+        .sort(),
+      ["IDR 372605 277729 0", "MYR 6641 7000 359", "USD 17039 5690 0"],
+    );
+    assert.deepEqual(keysAndSums(data.invoices.byStatus, "total"), [
+      "IDR open 36266",
+      "IDR paid 219119",
+      "IDR partially_paid 117220",
+      "MYR paid 6641",
+      "USD cancelled 11349",
+      "USD paid 5690",
+    ]);
+  });
+
+  it("groups a tenant's collected transactions by day, currency and gateway", async () => {
+    const data = await gql(
+      fx.b,
+      `{ paid: paymentTransactions(condition: { status: "paid" }) { totalCount }
+         all: paymentTransactions {
+           groupedAggregates(groupBy: [PAID_AT_TRUNCATED_TO_DAY, CURRENCY, GATEWAY, STATUS]) {
+             keys sum { paidAmount } distinctCount { paidAmount }
+           }
+         } }`,
+    );
+    assert.equal(data.paid.totalCount, 3); // B1, B2, B3 (B4 is settled)
+    const rows = data.all.groupedAggregates
+      .map((g: any) => {
+        const [day, currency, gateway, status] = g.keys;
+        const label =
+          day === null
+            ? "-"
+            : day.startsWith(fx.today)
+              ? "D0"
+              : day.startsWith(fx.day40)
+                ? "D40"
+                : day;
+        return `${label} ${currency} ${gateway} ${status} ${g.sum.paidAmount}`;
+      })
+      .sort();
+    assert.deepEqual(rows, [
+      "- IDR midtrans expired 0", // B5's attempt expired: never paid
+      "D0 IDR midtrans settled 230440", // B4
+      "D0 MYR xendit paid 11213", // B2
+      "D0 USD xendit paid 10300", // B3 installment 1
+      "D40 IDR xendit paid 1144190", // B1
+    ]);
+  });
+
+  it("aggregates the whole connection, after its conditions", async () => {
+    const data = await gql(
+      fx.a,
+      `{ invoices(condition: { currency: "IDR" }) {
+           aggregates { sum { total subtotal taxTotal serviceFee } min { total } max { total } }
+         } }`,
+    );
+    // A1 + A2 + A6: subtotal 200,000 + 100,000 + 30,000; tax 11,000 + 11,000 + 3,300;
+    // fee 8,119 + 6,220 + 2,966
+    assert.deepEqual(data.invoices.aggregates, {
+      sum: { total: "372605", subtotal: "330000", taxTotal: "25300", serviceFee: "17305" },
+      min: { total: "36266" },
+      max: { total: "219119" },
+    });
+  });
+
+  it("never shows another tenant's rows in an aggregate", async () => {
+    const a = await gql(fx.a, "{ paymentTransactions { aggregates { sum { paidAmount } } } }");
+    const b = await gql(fx.b, "{ paymentTransactions { aggregates { sum { paidAmount } } } }");
+    // A: 219,119 + 58,610 + 7,000 + 5,690; B: 1,144,190 + 11,213 + 10,300 + 230,440 (+ expired 0)
+    assert.equal(a.paymentTransactions.aggregates.sum.paidAmount, "290419");
+    assert.equal(b.paymentTransactions.aggregates.sum.paidAmount, "1396143");
+  });
+
+  it("adds aggregates to invoices and payment transactions only, for money columns only", () => {
+    const sdl = printSchema(schema);
+    const aggregateTypes = [...sdl.matchAll(/^type (\w+)Aggregates \{/gm)].map((m) => m[1]);
+    assert.ok(aggregateTypes.includes("Invoice") && aggregateTypes.includes("PaymentTransaction"));
+    for (const type of aggregateTypes) assert.match(type, /^(Invoice|PaymentTransaction)/, type);
+    const sumFields = (type: string) =>
+      /type \w+SumAggregates \{([^}]*)\}/
+        .exec(sdl.slice(sdl.indexOf(`type ${type}SumAggregates {`)))![1]
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => /^\w+:/.test(l))
+        .map((l) => l.split(":")[0]);
+    assert.deepEqual(sumFields("Invoice"), [
+      "subtotal",
+      "taxTotal",
+      "serviceFee",
+      "total",
+      "amountPaid",
+      "overpaymentAmount",
+    ]);
+    assert.deepEqual(sumFields("PaymentTransaction"), ["amount", "paidAmount"]);
+    for (const value of [
+      "STATUS",
+      "CURRENCY",
+      "GATEWAY",
+      "CREATED_AT_TRUNCATED_TO_DAY",
+      "PAID_AT_TRUNCATED_TO_DAY",
+    ]) {
+      assert.match(sdl, new RegExp(`enum InvoiceGroupBy \\{[^}]*\\b${value}\\b`), value);
+      assert.match(sdl, new RegExp(`enum PaymentTransactionGroupBy \\{[^}]*\\b${value}\\b`), value);
+    }
+    // no ordering of other tables by related aggregates
+    assert.doesNotMatch(sdl, /_SUM_/);
+  });
+});
