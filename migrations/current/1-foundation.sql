@@ -113,7 +113,7 @@ grant select on paytrust_public.tenants to paytrust_tenant, paytrust_admin;
 grant update (name, legal_name, account_iban, account_number, bank_bic, rate_limit_per_minute)
   on paytrust_public.tenants to paytrust_admin;
 
-comment on table paytrust_public.tenants is E'A merchant using PayTrust. A tenant key sees only its own tenant.';
+comment on table paytrust_public.tenants is E'@behavior -insert -delete\nA merchant using PayTrust. A tenant key sees only its own tenant (createTenant adds one).';
 
 -- ============================================================================
 -- 4. API keys (private: the argon2id hash never leaves this schema)

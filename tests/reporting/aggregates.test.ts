@@ -4,9 +4,9 @@
  * status, currency and day for a tenant key, on the fixture's dataset; only
  * invoices and payment_transactions get aggregates; RLS keeps them per tenant.
  *
- * The schema is built here (preset + PayTrustAggregatesPreset) and executed
- * with grafast as an authenticated request would be, so this file does not
- * depend on how the server wires its preset.
+ * Most cases build the schema here (preset + PayTrustAggregatesPreset) and
+ * execute with grafast as an authenticated request would; the last one goes
+ * through the real HTTP server with API keys.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -17,6 +17,7 @@ import { type GraphQLSchema, printSchema } from "postgraphile/graphql";
 import { PayTrustAggregatesPreset } from "../../src/plugins/aggregates.ts";
 import { schemaPlugins } from "../../src/plugins/index.ts";
 import { makePreset } from "../../src/plugins/preset.ts";
+import { startTestApp } from "../helpers/app.ts";
 import { freshDatabase, type TestDatabase } from "../helpers/db.ts";
 import { buildFixture, type Fixture, type Tenant } from "./fixture.ts";
 
@@ -160,6 +161,25 @@ describe("GraphQL aggregates (pg-aggregates)", () => {
     // A: 219,119 + 58,610 + 7,000 + 5,690; B: 1,144,190 + 11,213 + 10,300 + 230,440 (+ expired 0)
     assert.equal(a.paymentTransactions.aggregates.sum.paidAmount, "290419");
     assert.equal(b.paymentTransactions.aggregates.sum.paidAmount, "1396143");
+  });
+
+  it("is served by the API: grouped sums per tenant key over HTTP", async () => {
+    const app = await startTestApp(db);
+    try {
+      const query = `{ invoices { groupedAggregates(groupBy: [CURRENCY]) { keys sum { total } } } }`;
+      const sums = async (apiKey: string) => {
+        const res = await app.gql(query, {}, apiKey);
+        assert.equal(res.body.errors, undefined, JSON.stringify(res.body.errors));
+        return res.body.data.invoices.groupedAggregates
+          .map((g: any) => `${g.keys[0]} ${g.sum.total}`)
+          .sort();
+      };
+      assert.deepEqual(await sums(fx.a.apiKey), ["IDR 372605", "MYR 6641", "USD 17039"]);
+      // B: IDR 1,144,190 + 230,440 + 60,610; MYR 11,213; USD 30,900
+      assert.deepEqual(await sums(fx.b.apiKey), ["IDR 1435240", "MYR 11213", "USD 30900"]);
+    } finally {
+      await app.stop();
+    }
   });
 
   it("adds aggregates to invoices and payment transactions only, for money columns only", () => {
