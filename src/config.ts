@@ -23,6 +23,8 @@ export interface Config {
   isDev: boolean;
   gatewayTimeoutMs: number;
   workerConcurrency: number;
+  /** PostGraphile's pool: small on purpose, PostgreSQL does more with fewer busy backends. */
+  dbPoolSize: number;
   gatewayMaxAttempts: number;
   webhookMaxAttempts: number;
   rateLimitPerMinute: number;
@@ -85,6 +87,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     isDev: env.NODE_ENV !== "production",
     gatewayTimeoutMs: integer(env, "PAYTRUST_GATEWAY_TIMEOUT_MS", 10_000, 100, 120_000),
     workerConcurrency: integer(env, "PAYTRUST_WORKER_CONCURRENCY", 4, 1, 64),
+    dbPoolSize: integer(env, "PAYTRUST_DB_POOL_SIZE", 10, 1, 500),
     gatewayMaxAttempts: integer(env, "PAYTRUST_GATEWAY_MAX_ATTEMPTS", 8, 1, 25),
     webhookMaxAttempts: integer(env, "PAYTRUST_WEBHOOK_MAX_ATTEMPTS", 10, 1, 25),
     rateLimitPerMinute: integer(env, "PAYTRUST_RATE_LIMIT_PER_MINUTE", 600, 1, 100_000_000),

@@ -65,8 +65,11 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     let app: RunningApp | null = null;
     let sandbox: SandboxControl | null = null;
     if (options.serve) {
-      const authPool = makePool(db.authUrl, 50);
+      const authPool = makePool(db.authUrl, config.dbPoolSize);
       cleanups.push(() => authPool.end());
+      // Its own connection: a busy API pool must never make the probe report the database down.
+      const healthPool = makePool(db.authUrl, 1);
+      cleanups.push(() => healthPool.end());
       const verifier = await createKeyVerifier(ownerPool);
       cleanups.push(() => verifier.close());
       const rateLimits = createRateLimits({
@@ -88,7 +91,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       });
       sandbox = sandboxControl;
       app = await startApp(
-        { config, ownerPool, authPool, verifier, rateLimits, log, publicBaseUrl, ...routes },
+        { config, ownerPool, authPool, healthPool, verifier, rateLimits, log, publicBaseUrl, ...routes },
         { port: config.port, host: config.host },
       );
       const running = app;

@@ -23,6 +23,8 @@ export interface AppDeps {
   config: Config;
   ownerPool: pg.Pool;
   authPool: pg.Pool;
+  /** A one-connection pool for the database health probe. */
+  healthPool: pg.Pool;
   verifier: KeyVerifier;
   rateLimits: RateLimits;
   publicBaseUrl: string;
@@ -71,7 +73,7 @@ export async function startApp(deps: AppDeps, listen: { port: number; host: stri
   app.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
   });
-  const health = monitorDatabase(deps.authPool);
+  const health = monitorDatabase(deps.healthPool);
   app.get("/readyz", async (_req, res) => {
     const ready = await databaseReady(deps.ownerPool, await health.probe());
     res.status(ready.ok ? 200 : 503).json(ready.ok ? { status: "ready" } : { status: "unavailable", reason: ready.reason });

@@ -166,7 +166,20 @@ function mediaType(req: Request): string {
  * The middleware chain for POST/GET /graphql. Mount it after authentication
  * (an anonymous client never gets its body read) and before grafserv.
  */
+/** Clients send the same few documents over and over: remember each verdict (bounded). */
+const VERDICT_CACHE_SIZE = 500;
+
 export function queryLimits(limits: QueryLimits = DEFAULT_QUERY_LIMITS) {
+  const verdicts = new Map<string, LimitVerdict>();
+  const cachedCheck = (query: string): LimitVerdict => {
+    let verdict = verdicts.get(query);
+    if (!verdict) {
+      verdict = checkQuery(query, limits);
+      if (verdicts.size >= VERDICT_CACHE_SIZE) verdicts.clear();
+      verdicts.set(query, verdict);
+    }
+    return verdict;
+  };
   // Raw text whatever the content type: the limit applies to every body, and
   // grafserv still sees the exact request (a parsed object for JSON).
   const readBody = express.text({ type: () => true, limit: limits.maxBodyBytes });
@@ -191,7 +204,7 @@ export function queryLimits(limits: QueryLimits = DEFAULT_QUERY_LIMITS) {
     }
     for (const query of queriesOf(type, body, req.query?.query)) {
       if (typeof query !== "string") continue; // grafserv refuses a non-string query itself
-      const verdict = checkQuery(query, limits);
+      const verdict = cachedCheck(query);
       if (!verdict.ok) return sendError(res, 400, "PTQRY", verdict.message);
     }
     next();

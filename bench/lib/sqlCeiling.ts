@@ -1,0 +1,121 @@
+/**
+ * The database ceiling: N pg clients (the authenticator login, as PostGraphile
+ * connects) each running, back to back, exactly the transaction PostGraphile
+ * runs for createInvoice: begin; set_config(...) for the tenant's claims and
+ * role; select create_invoice(...); commit. No HTTP, no GraphQL, no auth:
+ * what is left is PostgreSQL's work plus the pg driver's.
+ */
+import type pg from "pg";
+import { makePool } from "../../src/db/connection.ts";
+import type { BenchTenant } from "./database.ts";
+import {
+  BENCH_INVOICE,
+  CREATE_INVOICE_SQL,
+  createInvoiceParams,
+  SET_CLAIMS_SQL,
+  tenantClaims,
+} from "./invoice.ts";
+import type { CpuSplit } from "./machine.ts";
+import { everySecond, progress } from "./progress.ts";
+import { LatencyRecorder, type LatencySummary } from "./stats.ts";
+
+export interface SqlResult {
+  clients: number;
+  durationS: number;
+  transactions: number;
+  throughput: number;
+  latency: LatencySummary;
+  errors: number;
+  errorSamples: string[];
+  cpu: CpuSplit | null;
+}
+
+async function createOne(client: pg.PoolClient, claims: string, params: unknown[]): Promise<void> {
+  await client.query("begin");
+  try {
+    await client.query(SET_CLAIMS_SQL, [claims]);
+    await client.query(CREATE_INVOICE_SQL, params);
+    await client.query("commit");
+  } catch (error) {
+    await client.query("rollback").catch(() => {});
+    throw error;
+  }
+}
+
+interface Loop {
+  recorder: LatencyRecorder | null;
+  errors: number;
+  samples: string[];
+  until: number;
+}
+
+async function clientLoop(pool: pg.Pool, claims: string, params: unknown[], loop: Loop) {
+  const client = await pool.connect();
+  try {
+    while (performance.now() < loop.until) {
+      const t0 = performance.now();
+      try {
+        await createOne(client, claims, params);
+        loop.recorder?.record(performance.now() - t0);
+      } catch (error: any) {
+        loop.errors++;
+        if (loop.samples.length < 5) loop.samples.push(`${error?.code ?? ""} ${error?.message}`);
+      }
+    }
+  } finally {
+    client.release();
+  }
+}
+
+export async function sqlCeiling(options: {
+  authUrl: string;
+  tenant: BenchTenant;
+  clients: number;
+  durationS: number;
+  warmupS: number;
+  label?: string;
+  /** Starts a CPU measurement; called after warm-up, ended before the pool closes (its backends exit). */
+  meter?: () => () => CpuSplit;
+}): Promise<SqlResult> {
+  const pool = makePool(options.authUrl, options.clients);
+  const claims = tenantClaims(options.tenant);
+  const params = createInvoiceParams(BENCH_INVOICE);
+  const runAll = (loop: Loop) =>
+    Promise.all(
+      Array.from({ length: options.clients }, () => clientLoop(pool, claims, params, loop)),
+    );
+  try {
+    const warmupUntil = performance.now() + options.warmupS * 1000;
+    await runAll({ recorder: null, errors: 0, samples: [], until: warmupUntil });
+    const recorder = new LatencyRecorder();
+    const loop: Loop = { recorder, errors: 0, samples: [], until: 0 };
+    const line = progress(options.label ?? "createInvoice (SQL ceiling)");
+    let last = 0;
+    const stopTicking = everySecond((elapsed) => {
+      line.update(
+        `${Math.round(elapsed)}/${options.durationS} s  ${recorder.count - last} tx/s  ${loop.errors} errors`,
+      );
+      last = recorder.count;
+    });
+    const endMeter = options.meter?.();
+    const started = performance.now();
+    loop.until = started + options.durationS * 1000;
+    await runAll(loop).finally(stopTicking);
+    const durationS = (performance.now() - started) / 1000;
+    const cpu = endMeter?.() ?? null;
+    const throughput = Math.round(recorder.count / durationS);
+    line.done(`${throughput} tx/s, ${loop.errors} errors`);
+    return {
+      clients: options.clients,
+      durationS: Math.round(durationS * 100) / 100,
+      transactions: recorder.count,
+      throughput,
+      latency: recorder.summary(),
+      errors: loop.errors,
+      errorSamples: loop.samples,
+      cpu,
+    };
+  } finally {
+    await pool.end();
+  }
+}
