@@ -1,3 +1,5 @@
+--! Previous: -
+--! Hash: sha1:a27b2127544e8b976f32d8740489c12033bab9f0
 --! Message: foundation: schemas, roles' grants, tenants, api keys, audit log, errors
 
 -- ============================================================================

@@ -1,3 +1,5 @@
+--! Previous: sha1:52575b4b1f2c5ef5c80d3b11698002d24d4c4f63
+--! Hash: sha1:3ecd0b0c06f281e89427d0e0612771eddda93138
 --! Message: API key lifecycle: create, rotate with grace, revoke; audit of each; cache invalidation
 
 -- ============================================================================

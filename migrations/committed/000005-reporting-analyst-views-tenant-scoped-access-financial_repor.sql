@@ -1,3 +1,5 @@
+--! Previous: sha1:3ecd0b0c06f281e89427d0e0612771eddda93138
+--! Hash: sha1:617604b6846b9d954172f5e69f1d188e0bcf99d8
 --! Message: reporting: analyst views, tenant-scoped access, financial_report, report indexes
 
 -- ============================================================================

@@ -1,3 +1,5 @@
+--! Previous: sha1:617604b6846b9d954172f5e69f1d188e0bcf99d8
+--! Hash: sha1:edf014d49db4e3b6e2f379c826415d7e0078224e
 --! Message: ISO 20022: the invoice data the pain.001 / pain.002 renderers need
 
 -- Everything src/iso20022 renders, as one JSON document (shape:

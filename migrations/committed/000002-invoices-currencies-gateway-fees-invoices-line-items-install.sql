@@ -1,3 +1,5 @@
+--! Previous: sha1:a27b2127544e8b976f32d8740489c12033bab9f0
+--! Hash: sha1:932bf0442b1194997a3b1f4a93357cf3513db5da
 --! Message: invoices: currencies, gateway fees, invoices, line items, installments, money rules
 
 -- ============================================================================

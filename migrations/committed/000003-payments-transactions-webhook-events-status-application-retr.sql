@@ -1,3 +1,5 @@
+--! Previous: sha1:932bf0442b1194997a3b1f4a93357cf3513db5da
+--! Hash: sha1:52575b4b1f2c5ef5c80d3b11698002d24d4c4f63
 --! Message: payments: transactions, webhook events, status application, retries
 
 -- ============================================================================
