@@ -2,7 +2,7 @@
  * What a developer would write instead of PostGraphile: one Express route that
  * authenticates with the same cached key check (src/auth/keyVerifier.ts) and
  * calls the same SQL function in the same transaction shape, on a pool of the
- * same size as PostGraphile's (50). No rate limit, helmet or metrics: the
+ * same size as PostGraphile's (PAYTRUST_DB_POOL_SIZE, default 10). No rate limit, helmet or metrics: the
  * comparison shows what the generic GraphQL layer and its middleware cost.
  */
 import { createServer, type Server } from "node:http";
@@ -16,10 +16,11 @@ import {
   invoiceJson,
   SET_CLAIMS_SQL,
 } from "./lib/invoice.ts";
+import { loadConfig } from "../src/config.ts";
 
 export async function startHandwritten(urls: { ownerUrl: string; authUrl: string }, port: number) {
   const ownerPool = makePool(urls.ownerUrl, 5);
-  const pool = makePool(urls.authUrl, 50);
+  const pool = makePool(urls.authUrl, loadConfig().dbPoolSize);
   const verifier = await createKeyVerifier(ownerPool);
   const app = express();
   app.use(express.json({ limit: "1mb" }));
