@@ -8,6 +8,7 @@
 import { createServer, type Server } from "node:http";
 import express from "express";
 import { createKeyVerifier } from "../src/auth/keyVerifier.ts";
+import { loadConfig } from "../src/config.ts";
 import { makePool } from "../src/db/connection.ts";
 import {
   CREATE_INVOICE_SQL,
@@ -16,7 +17,6 @@ import {
   invoiceJson,
   SET_CLAIMS_SQL,
 } from "./lib/invoice.ts";
-import { loadConfig } from "../src/config.ts";
 
 export async function startHandwritten(urls: { ownerUrl: string; authUrl: string }, port: number) {
   const ownerPool = makePool(urls.ownerUrl, 5);

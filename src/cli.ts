@@ -4,8 +4,8 @@
  */
 import pg from "pg";
 import { issueApiKey } from "./auth/apiKeys.ts";
-import { AnalystError, createAnalyst } from "./db/analyst.ts";
 import { ConfigError, loadConfig } from "./config.ts";
+import { AnalystError, createAnalyst } from "./db/analyst.ts";
 import { migrateDatabase } from "./db/bootstrap.ts";
 import { resolveDatabase } from "./db/connection.ts";
 import { startRuntime } from "./runtime.ts";
@@ -187,7 +187,7 @@ const isEntry = process.argv[1] && /(cli\.ts|paytrust(\.js)?)$/.test(process.arg
 if (isEntry) {
   main(process.argv.slice(2)).catch((error) => {
     const code =
-      error instanceof ConfigError || error instanceof UsageError
+      error instanceof ConfigError || error instanceof UsageError || error instanceof AnalystError
         ? error.code
         : (error.code ?? "PTFATAL");
     console.error(`paytrust: [${code}] ${error.message}`);

@@ -44,12 +44,19 @@ export class ConfigError extends Error {
   code = "PTENV";
 }
 
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+function integer(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
   if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
   const value = Number(raw);
-  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
+  if (value < min || value > max)
+    throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
   return value;
 }
 
@@ -77,9 +84,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicBaseUrl: url(env, "PUBLIC_BASE_URL"),
     // Sandbox defaults: the sandbox signs with the same values it is given.
     xenditSecretKey: env.XENDIT_SECRET_KEY || (mode === "sandbox" ? "xnd_development_sandbox" : ""),
-    xenditCallbackToken: env.XENDIT_CALLBACK_TOKEN || (mode === "sandbox" ? "sandbox-callback-token" : ""),
+    xenditCallbackToken:
+      env.XENDIT_CALLBACK_TOKEN || (mode === "sandbox" ? "sandbox-callback-token" : ""),
     xenditBaseUrl: url(env, "XENDIT_BASE_URL"),
-    midtransServerKey: env.MIDTRANS_SERVER_KEY || (mode === "sandbox" ? "SB-Mid-server-sandbox" : ""),
+    midtransServerKey:
+      env.MIDTRANS_SERVER_KEY || (mode === "sandbox" ? "SB-Mid-server-sandbox" : ""),
     midtransSnapUrl: url(env, "MIDTRANS_SNAP_URL"),
     midtransApiUrl: url(env, "MIDTRANS_API_URL"),
     redisUrl: url(env, "REDIS_URL"),
@@ -91,7 +100,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     gatewayMaxAttempts: integer(env, "PAYTRUST_GATEWAY_MAX_ATTEMPTS", 8, 1, 25),
     webhookMaxAttempts: integer(env, "PAYTRUST_WEBHOOK_MAX_ATTEMPTS", 10, 1, 25),
     rateLimitPerMinute: integer(env, "PAYTRUST_RATE_LIMIT_PER_MINUTE", 600, 1, 100_000_000),
-    webhookRateLimitPerMinute: integer(env, "PAYTRUST_WEBHOOK_RATE_LIMIT_PER_MINUTE", 6000, 1, 100_000_000),
+    webhookRateLimitPerMinute: integer(
+      env,
+      "PAYTRUST_WEBHOOK_RATE_LIMIT_PER_MINUTE",
+      6000,
+      1,
+      100_000_000,
+    ),
     authFailuresPerMinute: integer(env, "PAYTRUST_AUTH_FAILURES_PER_MINUTE", 30, 1, 100_000),
     auditRetentionDays: integer(env, "PAYTRUST_AUDIT_RETENTION_DAYS", 365, 1, 36500),
     reconcileAfterSeconds: integer(env, "PAYTRUST_RECONCILE_AFTER_SECONDS", 900, 1, 86400 * 30),
@@ -121,10 +136,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 export function gatewayUrls(config: Config, selfBaseUrl: string) {
   const live = config.gatewayMode === "live";
   return {
-    xenditBaseUrl: config.xenditBaseUrl ?? (live ? "https://api.xendit.co" : `${selfBaseUrl}/sandbox/xendit`),
+    xenditBaseUrl:
+      config.xenditBaseUrl ?? (live ? "https://api.xendit.co" : `${selfBaseUrl}/sandbox/xendit`),
     midtransSnapUrl:
-      config.midtransSnapUrl ?? (live ? "https://app.midtrans.com" : `${selfBaseUrl}/sandbox/midtrans`),
+      config.midtransSnapUrl ??
+      (live ? "https://app.midtrans.com" : `${selfBaseUrl}/sandbox/midtrans`),
     midtransApiUrl:
-      config.midtransApiUrl ?? (live ? "https://api.midtrans.com" : `${selfBaseUrl}/sandbox/midtrans`),
+      config.midtransApiUrl ??
+      (live ? "https://api.midtrans.com" : `${selfBaseUrl}/sandbox/midtrans`),
   };
 }

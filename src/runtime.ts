@@ -91,7 +91,17 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       });
       sandbox = sandboxControl;
       app = await startApp(
-        { config, ownerPool, authPool, healthPool, verifier, rateLimits, log, publicBaseUrl, ...routes },
+        {
+          config,
+          ownerPool,
+          authPool,
+          healthPool,
+          verifier,
+          rateLimits,
+          log,
+          publicBaseUrl,
+          ...routes,
+        },
         { port: config.port, host: config.host },
       );
       const running = app;

@@ -8,16 +8,16 @@ import helmet from "helmet";
 import type pg from "pg";
 import { postgraphile } from "postgraphile";
 import { grafserv } from "postgraphile/grafserv/express/v4";
-import { authenticate, sendError } from "./auth/middleware.ts";
 import type { KeyVerifier } from "./auth/keyVerifier.ts";
+import { authenticate, sendError } from "./auth/middleware.ts";
 import type { RateLimits } from "./auth/rateLimit.ts";
 import type { Config } from "./config.ts";
 import { monitorDatabase } from "./db/health.ts";
 import { committedMigrationCount } from "./db/migrationsStatus.ts";
 import { metricsHandler, observeRequests } from "./metrics.ts";
+import { schemaPlugins } from "./plugins/index.ts";
 import { makePreset } from "./plugins/preset.ts";
 import { DEFAULT_QUERY_LIMITS, queryLimits } from "./plugins/queryLimits.ts";
-import { schemaPlugins } from "./plugins/index.ts";
 
 export interface AppDeps {
   config: Config;
@@ -42,7 +42,10 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
-async function databaseReady(pool: pg.Pool, up: boolean): Promise<{ ok: boolean; reason?: string }> {
+async function databaseReady(
+  pool: pg.Pool,
+  up: boolean,
+): Promise<{ ok: boolean; reason?: string }> {
   if (!up) return { ok: false, reason: "database unreachable" };
   try {
     const { rows } = await pool.query<{ applied: string }>(
@@ -56,7 +59,10 @@ async function databaseReady(pool: pg.Pool, up: boolean): Promise<{ ok: boolean;
   }
 }
 
-export async function startApp(deps: AppDeps, listen: { port: number; host: string }): Promise<RunningApp> {
+export async function startApp(
+  deps: AppDeps,
+  listen: { port: number; host: string },
+): Promise<RunningApp> {
   const { config, verifier, rateLimits } = deps;
   const app = express();
   app.disable("x-powered-by");
@@ -76,7 +82,9 @@ export async function startApp(deps: AppDeps, listen: { port: number; host: stri
   const health = monitorDatabase(deps.healthPool);
   app.get("/readyz", async (_req, res) => {
     const ready = await databaseReady(deps.ownerPool, await health.probe());
-    res.status(ready.ok ? 200 : 503).json(ready.ok ? { status: "ready" } : { status: "unavailable", reason: ready.reason });
+    res
+      .status(ready.ok ? 200 : 503)
+      .json(ready.ok ? { status: "ready" } : { status: "unavailable", reason: ready.reason });
   });
   app.get("/metrics", metricsHandler);
 
@@ -108,7 +116,9 @@ export async function startApp(deps: AppDeps, listen: { port: number; host: stri
   });
   // While the database is down, answer at once rather than queue requests behind connect timeouts.
   const databaseUp = (_req: Request, res: Response, next: NextFunction) =>
-    health.isUp() ? next() : sendError(res, 503, "PTUNAV", "The database is unavailable; retry shortly");
+    health.isUp()
+      ? next()
+      : sendError(res, 503, "PTUNAV", "The database is unavailable; retry shortly");
   for (const path of ["/graphql", "/invoices"]) {
     app.use(path, databaseUp, rateLimits.bruteForceGuard, auth, rateLimits.perKey);
   }
@@ -138,8 +148,10 @@ export async function startApp(deps: AppDeps, listen: { port: number; host: stri
 
   // Anything unexpected: JSON, no stack trace, no internals.
   app.use((error: any, _req: Request, res: Response, _next: NextFunction) => {
-    if (error?.type === "entity.too.large") return sendError(res, 413, "PTSIZE", "Request body too large");
-    if (error?.type === "entity.parse.failed") return sendError(res, 400, "PTBODY", "Malformed request body");
+    if (error?.type === "entity.too.large")
+      return sendError(res, 413, "PTSIZE", "Request body too large");
+    if (error?.type === "entity.parse.failed")
+      return sendError(res, 400, "PTBODY", "Malformed request body");
     // Any other body-parser refusal (unsupported charset or encoding, aborted upload) is the client's.
     if (typeof error?.type === "string" && error.status >= 400 && error.status < 500) {
       return sendError(res, error.status, "PTBODY", "The request body cannot be read");

@@ -143,7 +143,9 @@ export async function migrateDatabase(options: MigrateOptions): Promise<void> {
 
 const require = createRequire(import.meta.url);
 function closeMigratePools(): void {
-  const { clearAllPools } = require("graphile-migrate/dist/pgReal.js") as { clearAllPools: () => void };
+  const { clearAllPools } = require("graphile-migrate/dist/pgReal.js") as {
+    clearAllPools: () => void;
+  };
   clearAllPools();
 }
 

@@ -31,7 +31,9 @@ export function projectErrorCode(original: unknown): { code: string; message: st
     // pg's "Connection terminated" and pool timeouts carry no code.
     if (
       err &&
-      /Connection terminated|timeout exceeded when trying to connect|is not queryable/i.test(String(err.message))
+      /Connection terminated|timeout exceeded when trying to connect|is not queryable/i.test(
+        String(err.message),
+      )
     ) {
       return { code: "PTUNAV", message: "The database is unavailable; retry shortly" };
     }
