@@ -7,7 +7,7 @@ import { issueApiKey } from "./auth/apiKeys.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { AnalystError, createAnalyst } from "./db/analyst.ts";
 import { migrateDatabase } from "./db/bootstrap.ts";
-import { resolveDatabase } from "./db/connection.ts";
+import { type DatabaseUrls, resolveDatabase } from "./db/connection.ts";
 import { startRuntime } from "./runtime.ts";
 
 const USAGE = `Usage: paytrust <command>
@@ -25,7 +25,8 @@ class UsageError extends Error {
 
 const log = (line: string) => console.error(line);
 
-async function withOwner<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+/** Runs fn against the migrated database (embedded or DATABASE_URL), then stops what it started. */
+async function withMigratedDatabase<T>(fn: (db: DatabaseUrls) => Promise<T>): Promise<T> {
   const config = loadConfig();
   const db = await resolveDatabase(config, { log });
   try {
@@ -36,6 +37,14 @@ async function withOwner<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
       includeCurrent: config.isDev,
       quiet: true,
     });
+    return await fn(db);
+  } finally {
+    await db.stop();
+  }
+}
+
+function withOwner<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  return withMigratedDatabase(async (db) => {
     const client = new pg.Client({ connectionString: db.ownerUrl });
     await client.connect();
     try {
@@ -43,9 +52,7 @@ async function withOwner<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
     } finally {
       await client.end();
     }
-  } finally {
-    await db.stop();
-  }
+  });
 }
 
 function print(json: boolean, value: Record<string, string>, human: string) {
@@ -92,20 +99,7 @@ export async function main(argv: string[]): Promise<void> {
     case "worker":
       return runServer(command);
     case "migrate": {
-      const config = loadConfig();
-      const db = await resolveDatabase(config, { log });
-      try {
-        await migrateDatabase({
-          ownerUrl: db.ownerUrl,
-          rootUrl: db.rootUrl,
-          authenticatorPassword: db.authenticatorPassword,
-          includeCurrent: config.isDev,
-          quiet: true,
-        });
-        console.log("Migrations are up to date.");
-      } finally {
-        await db.stop();
-      }
+      await withMigratedDatabase(async () => console.log("Migrations are up to date."));
       return;
     }
     case "create-tenant": {
@@ -150,27 +144,15 @@ export async function main(argv: string[]): Promise<void> {
     case "create-analyst": {
       const name = positional[0];
       if (!name) throw new UsageError("create-analyst needs a NAME");
-      const config = loadConfig();
-      const db = await resolveDatabase(config, { log });
-      try {
-        await migrateDatabase({
-          ownerUrl: db.ownerUrl,
-          rootUrl: db.rootUrl,
-          authenticatorPassword: db.authenticatorPassword,
-          includeCurrent: config.isDev,
-          quiet: true,
-        });
-        const database = decodeURIComponent(new URL(db.ownerUrl).pathname.slice(1));
-        const login = await createAnalyst(db.rootUrl, database, name);
-        print(
-          json,
-          { user: login.user, password: login.password, connectionString: login.connectionString },
-          `Analyst login ${login.user} (read-only, paytrust_reporting only; password shown once):\n` +
-            `  psql "${login.connectionString}" -c "select * from paytrust_reporting.revenue_by_day"`,
-        );
-      } finally {
-        await db.stop();
-      }
+      const login = await withMigratedDatabase((db) =>
+        createAnalyst(db.rootUrl, decodeURIComponent(new URL(db.ownerUrl).pathname.slice(1)), name),
+      );
+      print(
+        json,
+        { user: login.user, password: login.password, connectionString: login.connectionString },
+        `Analyst login ${login.user} (read-only, paytrust_reporting only; password shown once):\n` +
+          `  psql "${login.connectionString}" -c "select * from paytrust_reporting.revenue_by_day"`,
+      );
       return;
     }
     case undefined:
