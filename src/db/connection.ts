@@ -32,12 +32,14 @@ export async function resolveDatabase(
     const ownerUrl = options.database
       ? withDatabase(config.databaseUrl, options.database)
       : config.databaseUrl;
-    // Deterministic per owner URL, so every instance sharing a cluster agrees
-    // on it; override with DATABASE_AUTHENTICATOR_PASSWORD or AUTH_DATABASE_URL.
+    // The role is cluster-wide, so the password is derived from the cluster's
+    // URL without the database name: every instance and CLI run on that
+    // cluster agrees on it (a per-database value would make them overwrite
+    // each other). Override with DATABASE_AUTHENTICATOR_PASSWORD or AUTH_DATABASE_URL.
     const authenticatorPassword =
       env.DATABASE_AUTHENTICATOR_PASSWORD ||
       createHash("sha256")
-        .update(`paytrust-authenticator:${config.databaseUrl}`)
+        .update(`paytrust-authenticator:${withDatabase(config.databaseUrl, "")}`)
         .digest("base64url");
     return {
       ownerUrl,

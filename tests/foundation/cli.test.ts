@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { projectRoot } from "../../src/db/bootstrap.ts";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
-import { freshDatabase, type TestDatabase } from "../helpers/db.ts";
+import { AUTHENTICATOR_PASSWORD, freshDatabase, type TestDatabase } from "../helpers/db.ts";
 
 const run = promisify(execFile);
 
@@ -15,7 +15,13 @@ describe("paytrust CLI", () => {
   const cli = (args: string[]) =>
     run(process.execPath, ["bin/paytrust.js", ...args], {
       cwd: projectRoot,
-      env: { ...process.env, DATABASE_URL: db.ownerUrl, ROOT_DATABASE_URL: db.rootUrl },
+      // The authenticator role is cluster-wide: keep the password the other test processes use.
+      env: {
+        ...process.env,
+        DATABASE_URL: db.ownerUrl,
+        ROOT_DATABASE_URL: db.rootUrl,
+        DATABASE_AUTHENTICATOR_PASSWORD: AUTHENTICATOR_PASSWORD,
+      },
     });
 
   before(async () => {
@@ -58,7 +64,12 @@ describe("paytrust CLI", () => {
     await assert.rejects(
       run(process.execPath, ["bin/paytrust.js", "migrate"], {
         cwd: projectRoot,
-        env: { ...process.env, DATABASE_URL: db.ownerUrl, PORT: "not-a-port" },
+        env: {
+          ...process.env,
+          DATABASE_URL: db.ownerUrl,
+          DATABASE_AUTHENTICATOR_PASSWORD: AUTHENTICATOR_PASSWORD,
+          PORT: "not-a-port",
+        },
       }),
       (error: any) => error.code === 1 && /PTENV.*PORT/.test(error.stderr),
     );
