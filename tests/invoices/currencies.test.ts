@@ -1,0 +1,28 @@
+/**
+ * paytrust_public.currencies is the one source of exponents; src/money.ts
+ * mirrors them for code paths with no row at hand (the sandbox, adapters).
+ * This keeps the mirror honest.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { CURRENCY_EXPONENTS } from "../../src/money.ts";
+import { freshDatabase, type TestDatabase } from "../helpers/db.ts";
+
+describe("currency exponents", () => {
+  let db: TestDatabase;
+  before(async () => {
+    db = await freshDatabase();
+  });
+  after(async () => {
+    await db.drop();
+  });
+
+  it("src/money.ts agrees with the currencies table", async () => {
+    const { rows } = await db.pool.query<{ code: string; exponent: number }>(
+      "select code, exponent from paytrust_public.currencies order by code",
+    );
+    assert.deepEqual(Object.fromEntries(rows.map((r) => [r.code, r.exponent])), {
+      ...CURRENCY_EXPONENTS,
+    });
+  });
+});
