@@ -76,6 +76,36 @@ export const ApiKeysPlugin = extendSchema((build) => {
     },
   };
 
+  /**
+   * Both mutations: refuse non-admins before any argon2 work, mint a key,
+   * store only its hash through the given SQL function (which audits), and
+   * return the plaintext once.
+   */
+  const mint = (
+    $input: any,
+    call: (input: unknown) => { sql: string; args: unknown[]; previousId: string | null },
+  ) =>
+    sideEffectWithPgClientTransaction(
+      executor,
+      [$input, context().get("apiKey")],
+      async (client, [input, caller]): Promise<MintedKey> => {
+        assertAdmin(caller as VerifiedKey | undefined);
+        const { sql, args, previousId } = call(input);
+        const { prefix, secret, apiKey } = generateApiKey();
+        const hash = await hashSecret(secret);
+        const { rows } = await client.query<{ id: string }>({
+          text: `select ${sql}($1, $2, $3, $4) as id`,
+          values: [...args, prefix, hash],
+        });
+        return {
+          id: rows[0].id,
+          previousId,
+          plaintextKey: apiKey,
+          clientMutationId: (input as { clientMutationId?: string }).clientMutationId ?? null,
+        };
+      },
+    );
+
   return {
     typeDefs: gql`
       input CreateApiKeyInput {
@@ -134,52 +164,24 @@ export const ApiKeysPlugin = extendSchema((build) => {
       Mutation: {
         plans: {
           createApiKey(_, fieldArgs) {
-            const $input = fieldArgs.getRaw("input");
-            const $caller = context().get("apiKey");
-            return sideEffectWithPgClientTransaction(
-              executor,
-              [$input, $caller],
-              async (client, [input, caller]): Promise<MintedKey> => {
-                assertAdmin(caller as VerifiedKey | undefined);
-                const { tenantId, name, clientMutationId } = input as CreateInput;
-                const { prefix, secret, apiKey } = generateApiKey();
-                const hash = await hashSecret(secret);
-                const { rows } = await client.query<{ id: string }>({
-                  text: "select paytrust_public.api_key_issue($1, $2, $3, $4) as id",
-                  values: [tenantId, name, prefix, hash],
-                });
-                return {
-                  id: rows[0].id,
-                  previousId: null,
-                  plaintextKey: apiKey,
-                  clientMutationId: clientMutationId ?? null,
-                };
-              },
-            );
+            return mint(fieldArgs.getRaw("input"), (input) => {
+              const { tenantId, name } = input as CreateInput;
+              return {
+                sql: "paytrust_public.api_key_issue",
+                args: [tenantId, name],
+                previousId: null,
+              };
+            });
           },
           rotateApiKey(_, fieldArgs) {
-            const $input = fieldArgs.getRaw("input");
-            const $caller = context().get("apiKey");
-            return sideEffectWithPgClientTransaction(
-              executor,
-              [$input, $caller],
-              async (client, [input, caller]): Promise<MintedKey> => {
-                assertAdmin(caller as VerifiedKey | undefined);
-                const { id, graceSeconds, clientMutationId } = input as RotateInput;
-                const { prefix, secret, apiKey } = generateApiKey();
-                const hash = await hashSecret(secret);
-                const { rows } = await client.query<{ id: string }>({
-                  text: "select paytrust_public.api_key_rotate($1, $2, $3, $4) as id",
-                  values: [id, graceSeconds ?? 0, prefix, hash],
-                });
-                return {
-                  id: rows[0].id,
-                  previousId: id,
-                  plaintextKey: apiKey,
-                  clientMutationId: clientMutationId ?? null,
-                };
-              },
-            );
+            return mint(fieldArgs.getRaw("input"), (input) => {
+              const { id, graceSeconds } = input as RotateInput;
+              return {
+                sql: "paytrust_public.api_key_rotate",
+                args: [id, graceSeconds ?? 0],
+                previousId: id,
+              };
+            });
           },
         },
       },

@@ -19,6 +19,8 @@ export function freePort(): Promise<number> {
 export interface TestApp {
   url: string;
   runtime: Runtime;
+  /** Every line the runtime (HTTP app and worker) logged so far (e.g. to scan for secrets). */
+  logs: string[];
   gql(
     query: string,
     variables?: Record<string, unknown>,
@@ -28,39 +30,49 @@ export interface TestApp {
 }
 
 export async function startTestApp(
-  db: TestDatabase,
-  options: { env?: Record<string, string>; worker?: boolean; serve?: boolean } = {},
+  db: Pick<TestDatabase, "ownerUrl" | "authUrl" | "rootUrl">,
+  options: {
+    env?: Record<string, string>;
+    worker?: boolean;
+    serve?: boolean;
+    authenticatorPassword?: string;
+  } = {},
 ): Promise<TestApp> {
   const port = await freePort();
   const config = loadConfig({
     NODE_ENV: "test",
     PORT: String(port),
     DATABASE_URL: db.ownerUrl,
+    // Limits are tested on purpose (tests/keys); elsewhere they must not interfere.
     PAYTRUST_RATE_LIMIT_PER_MINUTE: "100000",
+    PAYTRUST_WEBHOOK_RATE_LIMIT_PER_MINUTE: "1000000",
     ...options.env,
   });
   const database: DatabaseUrls = {
     ownerUrl: db.ownerUrl,
     authUrl: db.authUrl,
     rootUrl: db.rootUrl,
-    authenticatorPassword: AUTHENTICATOR_PASSWORD,
+    authenticatorPassword: options.authenticatorPassword ?? AUTHENTICATOR_PASSWORD,
     embedded: false,
     stop: async () => {},
   };
+  const logs: string[] = [];
   const runtime = await startRuntime({
     config,
     serve: options.serve ?? true,
     work: options.worker ?? false,
     migrate: false,
     database,
-    log: () => {},
+    log: (line) => void logs.push(line),
   });
   const url = runtime.app?.url ?? `http://127.0.0.1:${port}`;
   return {
     url,
     runtime,
+    logs,
     async gql(query, variables = {}, apiKey) {
       const res = await fetch(`${url}/graphql`, {
+        signal: AbortSignal.timeout(30_000),
         method: "POST",
         headers: {
           "content-type": "application/json",

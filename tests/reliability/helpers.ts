@@ -6,64 +6,14 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type pg from "pg";
-import { loadConfig } from "../../src/config.ts";
-import type { DatabaseUrls } from "../../src/db/connection.ts";
-import { startRuntime } from "../../src/runtime.ts";
-import { freePort, type TestApp } from "../helpers/app.ts";
-import { AUTHENTICATOR_PASSWORD, type TestDatabase } from "../helpers/db.ts";
+import { startTestApp, type TestApp } from "../helpers/app.ts";
+import type { TestDatabase } from "../helpers/db.ts";
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-export interface LoggedApp extends TestApp {
-  /** Every line the runtime (HTTP app and worker) logged so far. */
-  logs: string[];
-}
-
-/** Like tests/helpers/app.ts startTestApp, but keeps the runtime's log lines. */
-export async function startLoggedApp(
-  db: Pick<TestDatabase, "ownerUrl" | "authUrl" | "rootUrl">,
-  options: {
-    env?: Record<string, string>;
-    worker?: boolean;
-    serve?: boolean;
-    authenticatorPassword?: string;
-  } = {},
-): Promise<LoggedApp> {
-  const port = await freePort();
-  const config = loadConfig({
-    NODE_ENV: "test",
-    PORT: String(port),
-    DATABASE_URL: db.ownerUrl,
-    PAYTRUST_RATE_LIMIT_PER_MINUTE: "1000000",
-    PAYTRUST_WEBHOOK_RATE_LIMIT_PER_MINUTE: "1000000",
-    ...options.env,
-  });
-  const database: DatabaseUrls = {
-    ownerUrl: db.ownerUrl,
-    authUrl: db.authUrl,
-    rootUrl: db.rootUrl,
-    authenticatorPassword: options.authenticatorPassword ?? AUTHENTICATOR_PASSWORD,
-    embedded: false,
-    stop: async () => {},
-  };
-  const logs: string[] = [];
-  const runtime = await startRuntime({
-    config,
-    serve: options.serve ?? true,
-    work: options.worker ?? false,
-    migrate: false,
-    database,
-    log: (line) => void logs.push(line),
-  });
-  const url = runtime.app?.url ?? `http://127.0.0.1:${port}`;
-  return {
-    url,
-    runtime,
-    logs,
-    gql: (query, variables = {}, apiKey) => graphql(url, query, variables, apiKey),
-    stop: () => runtime.stop(),
-  };
-}
+/** The shared harness keeps every log line; the reliability suite reads them. */
+export type LoggedApp = TestApp;
+export const startLoggedApp = startTestApp;
 
 export interface HttpResult {
   status: number;
