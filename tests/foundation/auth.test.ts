@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { createAdminKey, createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
 
@@ -9,13 +9,13 @@ describe("API key authentication over HTTP", () => {
   let tenant: { tenantId: string; apiKey: string; keyId: string };
   let admin: { apiKey: string; keyId: string };
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase();
     app = await startTestApp(db);
     tenant = await createTenant(db.pool, "Acme");
     admin = await createAdminKey(db.pool);
   });
-  after(async () => {
+  afterAll(async () => {
     await app.stop();
     await db.drop();
   });

@@ -1,7 +1,7 @@
 /** The paytrust CLI against a real database: keys it prints authenticate; bad usage has codes. */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { promisify } from "node:util";
 import { projectRoot } from "../../src/db/bootstrap.ts";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
@@ -24,11 +24,11 @@ describe("paytrust CLI", () => {
       },
     });
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase();
     app = await startTestApp(db);
   });
-  after(async () => {
+  afterAll(async () => {
     await app.stop();
     await db.drop();
   });

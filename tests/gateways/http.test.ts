@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import {
   basicAuth,
   gatewayMessage,
@@ -84,12 +84,12 @@ describe("gateway HTTP helper over loopback", () => {
     },
   };
 
-  before(async () => {
+  beforeAll(async () => {
     server = createServer((req, res) => (routes[req.url ?? ""] ?? routes["/missing"])(req, res));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
-  after(async () => {
+  afterAll(async () => {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });

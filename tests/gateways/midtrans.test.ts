@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, before, beforeEach, describe, it } from "node:test";
+import { afterAll, beforeAll, beforeEach, describe, it } from "@jest/globals";
 import { midtransSnapBody } from "../../src/gateways/midtrans.ts";
 import { midtransSignature, verifyMidtransSignature } from "../../src/gateways/signatures.ts";
 import { GatewayError } from "../../src/gateways/types.ts";
@@ -24,10 +24,10 @@ const auth = `Basic ${Buffer.from(`${MIDTRANS_KEY}:`).toString("base64")}`;
 
 describe("Midtrans adapter against the sandbox", () => {
   let h: Harness;
-  before(async () => {
+  beforeAll(async () => {
     h = await startHarness();
   });
-  after(async () => {
+  afterAll(async () => {
     await h.close();
   });
   beforeEach(() => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, before, beforeEach, describe, it } from "node:test";
+import { afterAll, beforeAll, beforeEach, describe, it } from "@jest/globals";
 import { verifyXenditCallbackToken } from "../../src/gateways/signatures.ts";
 import { GatewayError } from "../../src/gateways/types.ts";
 import { makeXenditAdapter, xenditInvoiceBody } from "../../src/gateways/xendit.ts";
@@ -24,10 +24,10 @@ function isGatewayError(check: (e: GatewayError) => void) {
 
 describe("Xendit adapter against the sandbox", () => {
   let h: Harness;
-  before(async () => {
+  beforeAll(async () => {
     h = await startHarness();
   });
-  after(async () => {
+  afterAll(async () => {
     await h.close();
   });
   beforeEach(() => {

@@ -4,16 +4,16 @@
  * This keeps the mirror honest.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { CURRENCY_EXPONENTS } from "../../src/money.ts";
 import { freshDatabase, type TestDatabase } from "../helpers/db.ts";
 
 describe("currency exponents", () => {
   let db: TestDatabase;
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase();
   });
-  after(async () => {
+  afterAll(async () => {
     await db.drop();
   });
 

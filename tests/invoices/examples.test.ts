@@ -7,7 +7,7 @@
  * Default fees: xendit IDR 2.90 % + 2000, MYR 2.90 % + 100, USD 2.90 % + 30; midtrans IDR 2.00 % + 4000.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
 
@@ -33,12 +33,12 @@ describe("hand-computed invoice examples (GraphQL over HTTP)", () => {
   let app: TestApp;
   let tenant: { tenantId: string; apiKey: string };
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase();
     app = await startTestApp(db);
     tenant = await createTenant(db.pool, "Toko Contoh");
   });
-  after(async () => {
+  afterAll(async () => {
     await app.stop();
     await db.drop();
   });

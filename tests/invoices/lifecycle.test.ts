@@ -5,7 +5,7 @@
  * cancelInvoice, createSupplementaryInvoice and installment sequencing.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import type pg from "pg";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { asRole, createTenant, freshDatabase, sqlError, type TestDatabase } from "../helpers/db.ts";
@@ -34,13 +34,13 @@ describe("invoice lifecycle", () => {
   let tenant: { tenantId: string; apiKey: string };
   let other: { tenantId: string; apiKey: string };
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase();
     app = await startTestApp(db);
     tenant = await createTenant(db.pool, "Lifecycle tenant");
     other = await createTenant(db.pool, "Other tenant");
   });
-  after(async () => {
+  afterAll(async () => {
     await app.stop();
     await db.drop();
   });
@@ -107,7 +107,7 @@ describe("invoice lifecycle", () => {
     let invoice: any;
     let frozen: unknown;
 
-    before(async () => {
+    beforeAll(async () => {
       invoice = await createInvoice();
       await initiate(invoice.id);
       frozen = await snapshot(invoice.id);

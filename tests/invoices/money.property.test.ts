@@ -8,7 +8,7 @@
  * changes included), so thousands of invoices cost a few seconds.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import fc from "fast-check";
 import type pg from "pg";
 import { createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
@@ -132,7 +132,7 @@ describe("money rules in SQL (property-based)", () => {
   let client: pg.PoolClient;
   let tenantId: string;
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase();
     ({ tenantId } = await createTenant(db.pool, "Property tenant"));
     client = await db.pool.connect();
@@ -143,7 +143,7 @@ describe("money rules in SQL (property-based)", () => {
       [tenantId],
     );
   });
-  after(async () => {
+  afterAll(async () => {
     await client.query("rollback").catch(() => {});
     client.release();
     await db.drop();

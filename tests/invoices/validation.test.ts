@@ -5,7 +5,7 @@
  * and after). Idempotency keys: replay, conflict, concurrency.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
 
@@ -33,13 +33,13 @@ describe("createInvoice validation (GraphQL over HTTP)", () => {
   let tenant: { tenantId: string; apiKey: string };
   let other: { tenantId: string; apiKey: string };
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase();
     app = await startTestApp(db);
     tenant = await createTenant(db.pool, "Validation tenant");
     other = await createTenant(db.pool, "Other tenant");
   });
-  after(async () => {
+  afterAll(async () => {
     await app.stop();
     await db.drop();
   });

@@ -1,5 +1,6 @@
 /**
- * Shared by the ISO 20022 tests: the official XSDs (read, never copied), batch
+ * Shared by the ISO 20022 tests: the official XSDs (byte-exact copies in
+ * tests/fixtures/iso20022), batch
  * schema validation with xmllint-wasm, invoice fixtures and an XML reader that
  * keeps every value a string (amounts must not become floats on the way back).
  */
@@ -14,9 +15,8 @@ import { decimalToMinor } from "../../src/money.ts";
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-/** /work/shared/iso20022 next to the project, unless PAYTRUST_ISO20022_XSD_DIR says otherwise. */
-export const XSD_DIR =
-  process.env.PAYTRUST_ISO20022_XSD_DIR ?? resolve(projectRoot, "..", "shared", "iso20022");
+/** The project's own copies of the official XSDs: nothing is read from outside the repository. */
+export const XSD_DIR = resolve(projectRoot, "tests", "fixtures", "iso20022");
 
 export type SchemaName =
   | "pain.001.001.09"
@@ -44,8 +44,8 @@ export function schemaText(name: SchemaName): string {
   const path = join(XSD_DIR, `${name}.xsd`);
   if (!existsSync(path)) {
     throw new Error(
-      `ISO 20022 schema ${name}.xsd not found at ${path}. The XSDs live in ../shared/iso20022 ` +
-        "relative to the project root; set PAYTRUST_ISO20022_XSD_DIR to the folder holding them.",
+      `ISO 20022 schema ${name}.xsd not found at ${path}: the official XSDs are committed ` +
+        "under tests/fixtures/iso20022 (see its README).",
     );
   }
   const text = readFileSync(path, "utf8");

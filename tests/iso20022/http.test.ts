@@ -3,7 +3,7 @@
  * tenant isolation, validated against the official XSDs.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
 import { createInvoice, eventually, getInvoice, startPayment } from "../helpers/payments.ts";
@@ -15,13 +15,13 @@ describe("ISO 20022 documents of stored invoices", () => {
   let a: string;
   let b: string;
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase();
     app = await startTestApp(db, { worker: true });
     a = (await createTenant(db.pool, "Toko A & <Sons>")).apiKey;
     b = (await createTenant(db.pool, "Other shop")).apiKey;
   });
-  after(async () => {
+  afterAll(async () => {
     await app.stop();
     await db.drop();
   });

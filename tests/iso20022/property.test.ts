@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it } from "@jest/globals";
 import fc from "fast-check";
 import { type Iso20022Invoice, renderPain001, renderPain002 } from "../../src/iso20022/index.ts";
 import { invoiceArbitrary } from "./arbitraries.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import type { JobHelpers } from "graphile-worker";
 import { loadConfig } from "../../src/config.ts";
 import { maintenance__purge_audit_log } from "../../src/tasks/maintenance__purge_audit_log.ts";
@@ -50,7 +50,7 @@ describe("audit log: who, what, when, from where", () => {
   let successorId: string;
   let startedAt: string;
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase();
     app = await startTestApp(db);
     admin = await createAdminKey(db.pool);
@@ -74,7 +74,7 @@ describe("audit log: who, what, when, from where", () => {
     await call(app, ME, { apiKey: rotated.plaintextKey, ip, userAgent });
     await call(app, ME, { ip, userAgent });
   });
-  after(async () => {
+  afterAll(async () => {
     await app?.stop();
     await db?.drop();
   });
@@ -239,13 +239,13 @@ describe("audit log: who, what, when, from where", () => {
 describe("audit log immutability", () => {
   let db: TestDatabase;
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase();
     await db.pool.query(
       "insert into paytrust_public.audit_events (action, subject_id, details) values ('test.event', 'x', '{}')",
     );
   });
-  after(async () => {
+  afterAll(async () => {
     await db?.drop();
   });
 
@@ -315,10 +315,10 @@ describe("audit log immutability", () => {
 describe("audit retention", () => {
   let db: TestDatabase;
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase();
   });
-  after(async () => {
+  afterAll(async () => {
     await db?.drop();
   });
 

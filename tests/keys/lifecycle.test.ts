@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { createAdminKey, createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
 import {
@@ -22,7 +22,7 @@ describe("API key lifecycle over HTTP, on two app instances sharing the database
   let admin: { apiKey: string; keyId: string };
   let tenantId: string;
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase();
     [a, b] = await Promise.all([startTestApp(db), startTestApp(db)]);
     admin = await createAdminKey(db.pool);
@@ -30,7 +30,7 @@ describe("API key lifecycle over HTTP, on two app instances sharing the database
       await call(a, CREATE_TENANT, { apiKey: admin.apiKey, variables: { name: "Lifecycle" } }),
     ).createTenant.tenant.id;
   });
-  after(async () => {
+  afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop()]);
     await db?.drop();
   });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { issueApiKey } from "../../src/auth/apiKeys.ts";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { createAdminKey, createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
@@ -37,11 +37,11 @@ describe("rate limits in memory (one instance)", () => {
   let db: TestDatabase;
   let app: TestApp;
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase();
     app = await startTestApp(db, { env: { PAYTRUST_WEBHOOK_RATE_LIMIT_PER_MINUTE: "3" } });
   });
-  after(async () => {
+  afterAll(async () => {
     await app?.stop();
     await db?.drop();
   });
@@ -148,11 +148,11 @@ describe("rate limits: the platform default", () => {
   let db: TestDatabase;
   let app: TestApp;
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase();
     app = await startTestApp(db, { env: { PAYTRUST_RATE_LIMIT_PER_MINUTE: "3" } });
   });
-  after(async () => {
+  afterAll(async () => {
     await app?.stop();
     await db?.drop();
   });

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { connect, createServer, type Server, type Socket } from "node:net";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { Redis } from "ioredis";
 import { freePort, startTestApp, type TestApp } from "../helpers/app.ts";
 import { createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
@@ -67,7 +67,7 @@ describe("rate limits shared through the real Redis", () => {
     return app;
   };
 
-  before(async () => {
+  beforeAll(async () => {
     redis = new Redis(REDIS.toString(), {
       lazyConnect: true,
       connectTimeout: 2000,
@@ -77,7 +77,7 @@ describe("rate limits shared through the real Redis", () => {
     redis.on("error", () => {});
     db = await freshDatabase();
   });
-  after(async () => {
+  afterAll(async () => {
     await Promise.all(apps.map((app) => app.stop()));
     await Promise.all(proxies.map((proxy) => proxy.cut()));
     if (redis.status === "ready") {

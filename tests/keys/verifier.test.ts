@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import type pg from "pg";
 import { issueApiKey } from "../../src/auth/apiKeys.ts";
 import { createKeyVerifier, type KeyVerifier } from "../../src/auth/keyVerifier.ts";
@@ -10,11 +10,11 @@ describe("key verifier: cache and invalidation", () => {
   let db: TestDatabase;
   let verifier: KeyVerifier;
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase();
     verifier = await createKeyVerifier(db.pool);
   });
-  after(async () => {
+  afterAll(async () => {
     await verifier?.close();
     await db?.drop();
   });

@@ -3,7 +3,7 @@
  * racing initiations, out-of-order and forged webhooks.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { midtransSignature } from "../../src/gateways/signatures.ts";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
@@ -30,12 +30,12 @@ describe("payments under concurrency and hostile delivery", () => {
   let app: TestApp;
   let key: string;
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase();
     app = await startTestApp(db, { worker: true });
     key = (await createTenant(db.pool, "Concurrent shop")).apiKey;
   });
-  after(async () => {
+  afterAll(async () => {
     await app.stop();
     await db.drop();
   });

@@ -5,7 +5,7 @@
  * Retries use graphile-worker's real backoff (~2.7 s after the first failure).
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { freePort, startTestApp, type TestApp } from "../helpers/app.ts";
 import { createAdminKey, createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
 import {
@@ -21,7 +21,7 @@ describe("gateway and webhook faults", () => {
   let app: TestApp;
   let key: string;
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase();
     app = await startTestApp(db, {
       worker: true,
@@ -29,7 +29,7 @@ describe("gateway and webhook faults", () => {
     });
     key = (await createTenant(db.pool, "Faulty shop")).apiKey;
   });
-  after(async () => {
+  afterAll(async () => {
     await app.stop();
     await db.drop();
   });
@@ -114,13 +114,13 @@ describe("failed webhook processing → failedWebhooks → retryWebhook", () => 
   let key: string;
   let admin: string;
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase();
     app = await startTestApp(db, { worker: true, env: { PAYTRUST_WEBHOOK_MAX_ATTEMPTS: "2" } });
     key = (await createTenant(db.pool, "Retry shop")).apiKey;
     admin = (await createAdminKey(db.pool)).apiKey;
   });
-  after(async () => {
+  afterAll(async () => {
     await app.stop();
     await db.drop();
   });

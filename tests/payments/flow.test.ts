@@ -4,7 +4,7 @@
  * all three currencies.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
 import {
@@ -21,12 +21,12 @@ describe("payment flows through the sandbox gateways", () => {
   let app: TestApp;
   let key: string;
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase();
     app = await startTestApp(db, { worker: true });
     key = (await createTenant(db.pool, "Toko Budi")).apiKey;
   });
-  after(async () => {
+  afterAll(async () => {
     await app.stop();
     await db.drop();
   });

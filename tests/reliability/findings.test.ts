@@ -4,7 +4,7 @@
  * ("Findings") is applied; the fuzz tests trip over the first three as well.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { midtransSignature } from "../../src/gateways/signatures.ts";
 import { projectErrorCode } from "../../src/plugins/maskError.ts";
 import { createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
@@ -19,12 +19,12 @@ describe("findings (fail until fixed)", () => {
   let app: LoggedApp;
   let key: string;
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase();
     app = await startLoggedApp(db, { worker: true });
     key = (await createTenant(db.pool, "Findings shop")).apiKey;
   });
-  after(async () => {
+  afterAll(async () => {
     await app.stop();
     await db.drop();
   });

@@ -9,7 +9,7 @@
  * money and status column), checked after every single request.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import fc from "fast-check";
 import { createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
 import {
@@ -245,13 +245,13 @@ describe("fuzzing createInvoice", () => {
   let app: LoggedApp;
   let apiKey: string;
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase();
     app = await startLoggedApp(db);
     apiKey = (await createTenant(db.pool, "Fuzz shop")).apiKey;
     await quiet(db.pool);
   });
-  after(async () => {
+  afterAll(async () => {
     await app.stop();
     await db.drop();
   });

@@ -6,7 +6,7 @@
  * and, checked after every request, the database exactly as before.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import fc from "fast-check";
 import { createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
 import {
@@ -39,7 +39,7 @@ describe("fuzzing initiatePayment", () => {
   /** A's invoices in states where initiatePayment must be refused, and B's open invoice. */
   const ids = { live: "", paid: "", cancelled: "", otherTenant: "" };
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase();
     app = await startLoggedApp(db, { worker: true });
     a = (await createTenant(db.pool, "Fuzz A")).apiKey;
@@ -75,7 +75,7 @@ describe("fuzzing initiatePayment", () => {
     });
     await quiet(db.pool);
   });
-  after(async () => {
+  afterAll(async () => {
     await app.stop();
     await db.drop();
   });

@@ -14,7 +14,7 @@
  * fields were changed (see security.test.ts).
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import fc from "fast-check";
 import { midtransSignature } from "../../src/gateways/signatures.ts";
 import { createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
@@ -121,7 +121,7 @@ describe("fuzzing the webhook endpoints", () => {
   /** Order ids of both tenants' transactions, for re-pointing notifications. */
   const orderIds: string[] = [];
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase();
     app = await startLoggedApp(db, { worker: true });
     const sandbox = app.runtime.sandbox!;
@@ -145,7 +145,7 @@ describe("fuzzing the webhook endpoints", () => {
     assert.equal(midtrans.length, 2);
     await quiet(db.pool);
   });
-  after(async () => {
+  afterAll(async () => {
     await app.stop();
     await db.drop();
   });

@@ -8,7 +8,7 @@
  * Retries use graphile-worker's real backoff (~2.7 s after the first failure).
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
 import {
   createInvoice,
@@ -36,7 +36,7 @@ describe("gateway faults: retried or failed cleanly, never a second charge, neve
   let app: LoggedApp;
   let key: string;
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase();
     app = await startLoggedApp(db, {
       worker: true,
@@ -44,7 +44,7 @@ describe("gateway faults: retried or failed cleanly, never a second charge, neve
     });
     key = (await createTenant(db.pool, "Fault shop")).apiKey;
   });
-  after(async () => {
+  afterAll(async () => {
     await app.stop();
     await db.drop();
   });

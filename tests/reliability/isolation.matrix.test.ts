@@ -20,7 +20,7 @@
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import type pg from "pg";
 import { asRole, createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
 import { createInvoice, eventually, getInvoice, startPayment } from "../helpers/payments.ts";
@@ -170,7 +170,7 @@ describe("tenant isolation matrix", () => {
   let aPendingTx: any;
   let aPaidTx: any;
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase();
     app = await startLoggedApp(db, { worker: true, env: { PAYTRUST_WEBHOOK_MAX_ATTEMPTS: "1" } });
     a = await createTenant(db.pool, A_NAME);
@@ -254,7 +254,7 @@ describe("tenant isolation matrix", () => {
       ...uuids.map((r) => r.v),
     ];
   });
-  after(async () => {
+  afterAll(async () => {
     await app.stop();
     await db.drop();
   });

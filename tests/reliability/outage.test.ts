@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import type pg from "pg";
 import {
   ensureDatabase,
@@ -80,7 +80,7 @@ describe("database stopped and restarted under load", () => {
   let app: LoggedApp;
   let apiKey: string;
 
-  before(async () => {
+  beforeAll(async () => {
     server = await ensureEmbeddedServer(stateDir);
     const rootUrl = server.rootUrl;
     await ensureDatabase(rootUrl, "paytrust");
@@ -100,14 +100,14 @@ describe("database stopped and restarted under load", () => {
       { worker: true, authenticatorPassword: password },
     );
   });
-  after(async () => {
+  afterAll(async () => {
     await app?.stop();
     await pool?.end();
     await server?.stop();
     await rm(stateDir, { recursive: true, force: true });
   });
 
-  it("answers 503 PTUNAV at once while down, resumes by itself, loses no acknowledged write", async (t) => {
+  it("answers 503 PTUNAV at once while down, resumes by itself, loses no acknowledged write", async () => {
     const outcomes: Outcome[] = [];
     let running = true;
     let n = 0;
@@ -180,7 +180,7 @@ describe("database stopped and restarted under load", () => {
     );
     assert.equal(rows[0].n, acknowledged.length, "every acknowledged invoice exists");
     assert.ok(!app.logs.some((l) => l.startsWith("Unhandled error")), "no unhandled error");
-    t.diagnostic(
+    console.log(
       `${outcomes.length} requests: ${acknowledged.length} acknowledged (all present), ` +
         `${outcomes.filter((o) => o.kind === "unavailable").length} PTUNAV; 503 within ${noticedSeconds.toFixed(1)} s ` +
         `of the stop; service back ${resumedSeconds.toFixed(1)} s after the restart; slowest request ${slowest} ms`,

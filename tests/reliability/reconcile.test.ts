@@ -8,7 +8,7 @@
  * explicit age threshold, and the real worker runs it.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
 import { createInvoice, eventually, startPayment } from "../helpers/payments.ts";
 import { http, type LoggedApp, startLoggedApp } from "./helpers.ts";
@@ -20,12 +20,12 @@ describe("missed webhooks → reconciliation", () => {
   let app: LoggedApp;
   let key: string;
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase();
     app = await startLoggedApp(db, { worker: true });
     key = (await createTenant(db.pool, "Quiet gateway shop")).apiKey;
   });
-  after(async () => {
+  afterAll(async () => {
     await app.stop();
     await db.drop();
   });

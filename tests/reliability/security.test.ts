@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { getIntrospectionQuery } from "postgraphile/graphql";
 import { createAdminKey, createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
 import {
@@ -36,12 +36,12 @@ describe("query limits, body limits and security headers", () => {
   let app: LoggedApp;
   let key: string;
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase();
     app = await startLoggedApp(db);
     key = (await createTenant(db.pool, "Limits shop")).apiKey;
   });
-  after(async () => {
+  afterAll(async () => {
     await app.stop();
     await db.drop();
   });
@@ -230,7 +230,7 @@ describe("no secret in any log", () => {
     });
   }
 
-  before(async () => {
+  beforeAll(async () => {
     capture();
     db = await freshDatabase();
     app = await startLoggedApp(db, { env: gatewayEnv });
@@ -240,7 +240,7 @@ describe("no secret in any log", () => {
       env: { ...gatewayEnv, ...gatewayUrls(app.url) },
     });
   });
-  after(async () => {
+  afterAll(async () => {
     await worker?.stop();
     await app?.stop();
     for (const undo of restore.reverse()) undo();

@@ -9,7 +9,7 @@
  * through the real HTTP server with API keys.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import pg from "pg";
 import { postgraphile } from "postgraphile";
 import { grafast } from "postgraphile/grafast";
@@ -29,7 +29,7 @@ describe("GraphQL aggregates (pg-aggregates)", () => {
   let schema: GraphQLSchema;
   let resolvedPreset: GraphileConfig.ResolvedPreset;
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase();
     fx = await buildFixture(db.pool);
     authPool = new pg.Pool({ connectionString: db.authUrl, max: 4 });
@@ -47,7 +47,7 @@ describe("GraphQL aggregates (pg-aggregates)", () => {
     });
     ({ schema, resolvedPreset } = await pgl.getSchemaResult());
   });
-  after(async () => {
+  afterAll(async () => {
     await pgl.release();
     await authPool.end();
     await db.drop();

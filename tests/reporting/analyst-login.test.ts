@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import pg from "pg";
 import { type AnalystError, createAnalyst } from "../../src/db/analyst.ts";
 import { freshDatabase, type TestDatabase } from "../helpers/db.ts";
@@ -34,11 +34,11 @@ describe("analyst logins", () => {
     return client;
   }
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase();
     fx = await buildFixture(db.pool);
   });
-  after(async () => {
+  afterAll(async () => {
     for (const client of clients) await client.end().catch(() => {});
     // Roles are cluster-wide: remove the login (its database grants go with the database).
     await db.pool.query(`revoke connect on database ${db.name} from ${name}`).catch(() => {});

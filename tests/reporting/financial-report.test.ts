@@ -5,7 +5,7 @@
  * (API keys) and through SQL as the tenant role.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import {
   asRole,
@@ -55,14 +55,14 @@ describe("financialReport", () => {
   let admin: { apiKey: string };
   let lastWeek: { from: string; to: string };
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase();
     fx = await buildFixture(db.pool);
     admin = await createAdminKey(db.pool);
     app = await startTestApp(db);
     lastWeek = { from: shiftDays(fx.today, -7), to: fx.today };
   });
-  after(async () => {
+  afterAll(async () => {
     await app.stop();
     await db.drop();
   });

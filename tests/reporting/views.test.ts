@@ -5,7 +5,7 @@
  * everywhere outside the reporting schema.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import type pg from "pg";
 import { asRole, freshDatabase, sqlError, type TestDatabase } from "../helpers/db.ts";
 import { buildFixture, type Fixture } from "./fixture.ts";
@@ -39,11 +39,11 @@ describe("reporting views", () => {
   let db: TestDatabase;
   let fx: Fixture;
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase();
     fx = await buildFixture(db.pool);
   });
-  after(async () => {
+  afterAll(async () => {
     await db.drop();
   });
 

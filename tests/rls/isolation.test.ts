@@ -5,7 +5,7 @@
  * tenants and API keys (without hashes).
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import type pg from "pg";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import {
@@ -99,7 +99,7 @@ describe("tenant isolation", () => {
     return rows[0];
   }
 
-  before(async () => {
+  beforeAll(async () => {
     db = await freshDatabase();
     app = await startTestApp(db);
     a = await createTenant(db.pool, "Alpha Merchant");
@@ -126,7 +126,7 @@ describe("tenant isolation", () => {
     ];
     aSnapshotBefore = await snapshotA();
   });
-  after(async () => {
+  afterAll(async () => {
     await app.stop();
     await db.drop();
   });
