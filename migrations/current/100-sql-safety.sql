@@ -1,0 +1,1 @@
+-- Work in progress (see CONVENTIONS.md): 100-sql-safety. Idempotent: re-run by graphile-migrate watch.

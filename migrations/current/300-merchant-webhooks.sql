@@ -1,0 +1,1 @@
+-- Work in progress (see CONVENTIONS.md): 300-merchant-webhooks. Idempotent: re-run by graphile-migrate watch.

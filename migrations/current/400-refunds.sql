@@ -1,0 +1,1 @@
+-- Work in progress (see CONVENTIONS.md): 400-refunds. Idempotent: re-run by graphile-migrate watch.

@@ -1,0 +1,1 @@
+-- Work in progress (see CONVENTIONS.md): 500-iso20022. Idempotent: re-run by graphile-migrate watch.
