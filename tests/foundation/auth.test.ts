@@ -1,5 +1,4 @@
-import assert from "node:assert/strict";
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { createAdminKey, createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
 
@@ -25,10 +24,10 @@ describe("API key authentication over HTTP", () => {
   it("refuses a request without a key with 401 JSON and executes nothing", async () => {
     const before = await db.pool.query("select count(*) from paytrust_public.tenants");
     const res = await app.gql('mutation { createTenant(input: {name: "x"}) { tenant { id } } }');
-    assert.equal(res.status, 401);
-    assert.equal(res.body.errors[0].extensions.code, "PTAUTH");
+    expect(res.status).toBe(401);
+    expect(res.body.errors[0].extensions.code).toBe("PTAUTH");
     const afterCount = await db.pool.query("select count(*) from paytrust_public.tenants");
-    assert.equal(afterCount.rows[0].count, before.rows[0].count);
+    expect(afterCount.rows[0].count).toBe(before.rows[0].count);
   });
 
   it("refuses malformed, unknown and wrong-secret keys with 401", async () => {
@@ -38,28 +37,28 @@ describe("API key authentication over HTTP", () => {
       tenant.apiKey.replace(/_[^_]+$/, `_${"A".repeat(43)}`),
     ]) {
       const res = await app.gql(ME, {}, key);
-      assert.equal(res.status, 401, key);
-      assert.equal(res.body.errors[0].extensions.code, "PTAUTH");
+      expect(res.status).toBe(401);
+      expect(res.body.errors[0].extensions.code).toBe("PTAUTH");
     }
     const res = await fetch(`${app.url}/graphql`, {
       method: "POST",
       headers: { authorization: "Basic abc", "content-type": "application/json" },
       body: JSON.stringify({ query: ME }),
     });
-    assert.equal(res.status, 401);
+    expect(res.status).toBe(401);
   });
 
   it("records failed authentications in the audit log", async () => {
     const { rows } = await db.pool.query(
       "select count(*)::int as n from paytrust_public.audit_events where action = 'auth.failed'",
     );
-    assert.ok(rows[0].n >= 1);
+    expect(rows[0].n >= 1).toBeTruthy();
   });
 
   it("sets the tenant claim from a good key", async () => {
     const res = await app.gql(ME, {}, tenant.apiKey);
-    assert.equal(res.status, 200);
-    assert.equal(res.body.data.currentTenantId, tenant.tenantId);
+    expect(res.status).toBe(200);
+    expect(res.body.data.currentTenantId).toBe(tenant.tenantId);
   });
 
   it("refuses expired keys", async () => {
@@ -69,7 +68,7 @@ describe("API key authentication over HTTP", () => {
       [other.keyId],
     );
     const res = await app.gql(ME, {}, other.apiKey);
-    assert.equal(res.status, 401);
+    expect(res.status).toBe(401);
   });
 
   it("refuses admin-only operations to tenant keys with a stable code", async () => {
@@ -78,11 +77,11 @@ describe("API key authentication over HTTP", () => {
       {},
       tenant.apiKey,
     );
-    assert.equal(res.body.errors[0].extensions.code, "PTPRM");
+    expect(res.body.errors[0].extensions.code).toBe("PTPRM");
     const { rows } = await db.pool.query(
       "select count(*)::int as n from paytrust_public.tenants where name = 'Evil'",
     );
-    assert.equal(rows[0].n, 0);
+    expect(rows[0].n).toBe(0);
   });
 
   it("lets admin keys create tenants", async () => {
@@ -91,24 +90,24 @@ describe("API key authentication over HTTP", () => {
       {},
       admin.apiKey,
     );
-    assert.equal(res.body.data.createTenant.tenant.name, "Beta");
+    expect(res.body.data.createTenant.tenant.name).toBe("Beta");
   });
 
   it("invalidates the verification cache at once when a key is revoked", async () => {
     const victim = await createTenant(db.pool, "Soon revoked");
-    assert.equal((await app.gql(ME, {}, victim.apiKey)).status, 200); // now cached
+    expect((await app.gql(ME, {}, victim.apiKey)).status).toBe(200); // now cached
     await db.pool.query("update paytrust_private.api_keys set revoked_at = now() where id = $1", [
       victim.keyId,
     ]);
     // The NOTIFY is sent at commit; give the listener its round trip.
     await new Promise((r) => setTimeout(r, 100));
     const res = await app.gql(ME, {}, victim.apiKey);
-    assert.equal(res.status, 401);
+    expect(res.status).toBe(401);
   });
 
   it("serves /healthz and /readyz", async () => {
-    assert.equal((await fetch(`${app.url}/healthz`)).status, 200);
+    expect((await fetch(`${app.url}/healthz`)).status).toBe(200);
     const ready = await fetch(`${app.url}/readyz`);
-    assert.equal(ready.status, 200);
+    expect(ready.status).toBe(200);
   });
 });

@@ -1,8 +1,8 @@
 /** The paytrust CLI against a real database: keys it prints authenticate; bad usage has codes. */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
 import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { projectRoot } from "../../src/db/bootstrap.ts";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { AUTHENTICATOR_PASSWORD, freshDatabase, type TestDatabase } from "../helpers/db.ts";
@@ -36,9 +36,9 @@ describe("paytrust CLI", () => {
   it("create-tenant NAME --json prints a tenant id and a key that authenticates", async () => {
     const { stdout } = await cli(["create-tenant", "Acme", "--json"]);
     const { tenantId, apiKey } = JSON.parse(stdout);
-    assert.match(apiKey, /^pt_live_[a-z0-9]{12}_[A-Za-z0-9_-]{43}$/);
+    expect(apiKey).toMatch(/^pt_live_[a-z0-9]{12}_[A-Za-z0-9_-]{43}$/);
     const res = await app.gql("{ currentTenantId }", {}, apiKey);
-    assert.equal(res.body.data.currentTenantId, tenantId);
+    expect(res.body.data.currentTenantId).toBe(tenantId);
   });
 
   it("create-admin-key --json prints an admin key", async () => {
@@ -49,7 +49,7 @@ describe("paytrust CLI", () => {
       {},
       apiKey,
     );
-    assert.equal(res.body.data.createTenant.tenant.name, "Via CLI admin");
+    expect(res.body.data.createTenant.tenant.name).toBe("Via CLI admin");
   });
 
   it("refuses unknown commands and missing arguments with a code and a non-zero exit", async () => {

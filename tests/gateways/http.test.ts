@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import {
   basicAuth,
   gatewayMessage,
@@ -16,45 +16,42 @@ const SECRET = "xnd_production_SUPERSECRET_abcdef";
 
 describe("gateway HTTP helper: pure parts", () => {
   it("parses Retry-After seconds and dates", () => {
-    assert.equal(parseRetryAfter("120"), 120_000);
-    assert.equal(parseRetryAfter(null), null);
-    assert.equal(parseRetryAfter("soon"), null);
+    expect(parseRetryAfter("120")).toBe(120_000);
+    expect(parseRetryAfter(null)).toBe(null);
+    expect(parseRetryAfter("soon")).toBe(null);
     const now = Date.parse("2025-01-01T00:00:00Z");
-    assert.equal(parseRetryAfter("Wed, 01 Jan 2025 00:00:30 GMT", now), 30_000);
-    assert.equal(parseRetryAfter("Tue, 31 Dec 2024 00:00:00 GMT", now), 0);
+    expect(parseRetryAfter("Wed, 01 Jan 2025 00:00:30 GMT", now)).toBe(30_000);
+    expect(parseRetryAfter("Tue, 31 Dec 2024 00:00:00 GMT", now)).toBe(0);
   });
 
   it("reads both gateways' error shapes", () => {
-    assert.equal(
-      gatewayMessage({ error_code: "DUPLICATE_ERROR", message: "exists" }),
+    expect(gatewayMessage({ error_code: "DUPLICATE_ERROR", message: "exists" })).toBe(
       "DUPLICATE_ERROR: exists",
     );
-    assert.equal(gatewayMessage({ error_messages: ["a", "b"] }), "a; b");
-    assert.equal(
+    expect(gatewayMessage({ error_messages: ["a", "b"] })).toBe("a; b");
+    expect(
       gatewayMessage({ status_code: "404", status_message: "Transaction doesn't exist." }),
-      "Transaction doesn't exist.",
-    );
-    assert.equal(gatewayMessage("nope"), null);
+    ).toBe("Transaction doesn't exist.");
+    expect(gatewayMessage("nope")).toBe(null);
   });
 
   it("redacts secrets and caps message length", () => {
-    assert.equal(redact(`key ${SECRET} leaked`, [SECRET]), "key [redacted] leaked");
-    assert.equal(redact("x".repeat(600), []).length, 501);
+    expect(redact(`key ${SECRET} leaked`, [SECRET])).toBe("key [redacted] leaked");
+    expect(redact("x".repeat(600), []).length).toBe(501);
   });
 
   it("writes and reads exact JSON numbers", () => {
-    assert.equal(
-      JSON.stringify({ a: jsonNumber("0.10"), b: jsonNumber("12345678901234567.89") }),
+    expect(JSON.stringify({ a: jsonNumber("0.10"), b: jsonNumber("12345678901234567.89") })).toBe(
       '{"a":0.10,"b":12345678901234567.89}',
     );
-    assert.throws(() => jsonNumber("1e5"), RangeError);
-    assert.throws(() => jsonNumber("01"), RangeError);
+    expect(() => jsonNumber("1e5")).toThrow(RangeError);
+    expect(() => jsonNumber("01")).toThrow(RangeError);
     const parsed = parseJsonExact(
       '{"amount": 12345678901234567.89, "n": [1, 2.50], "s": "3"}',
     ) as any;
-    assert.equal(numberSource(parsed.amount), "12345678901234567.89");
-    assert.equal(numberSource(parsed.n[1]), "2.50");
-    assert.equal(numberSource(parsed.s), null);
+    expect(numberSource(parsed.amount)).toBe("12345678901234567.89");
+    expect(numberSource(parsed.n[1])).toBe("2.50");
+    expect(numberSource(parsed.s)).toBe(null);
   });
 });
 
@@ -107,56 +104,58 @@ describe("gateway HTTP helper over loopback", () => {
 
   const rejectsWith = async (promise: Promise<unknown>, check: (e: GatewayError) => void) => {
     await assert.rejects(promise, (error: unknown) => {
-      assert.ok(error instanceof GatewayError);
-      check(error);
+      expect(error instanceof GatewayError).toBeTruthy();
+      check(error as GatewayError);
       return true;
     });
   };
 
   it("returns parsed JSON for 2xx", async () => {
-    assert.deepEqual(await call("/ok"), { status: 200, body: { ok: true } });
+    expect(await call("/ok")).toEqual({ status: 200, body: { ok: true } });
   });
 
   it("hands back allowed statuses instead of throwing", async () => {
     const response = await call("/missing", { allowStatuses: [404] });
-    assert.equal(response.status, 404);
-    assert.deepEqual(response.body, { error_code: "NOT_FOUND", message: "no" });
+    expect(response.status).toBe(404);
+    expect(response.body).toEqual({ error_code: "NOT_FOUND", message: "no" });
   });
 
   it("4xx is permanent, and never repeats the key or the Authorization value", async () => {
     await rejectsWith(call("/echo-auth"), (e) => {
-      assert.equal(e.transient, false);
-      assert.equal(e.status, 403);
-      assert.match(e.message, /FORBIDDEN/);
-      assert.ok(!e.message.includes(SECRET));
-      assert.ok(!e.message.includes(Buffer.from(`${SECRET}:`).toString("base64")));
+      expect(e.transient).toBe(false);
+      expect(e.status).toBe(403);
+      expect(e.message).toMatch(/FORBIDDEN/);
+      expect(!e.message.includes(SECRET)).toBeTruthy();
+      expect(!e.message.includes(Buffer.from(`${SECRET}:`).toString("base64"))).toBeTruthy();
     });
   });
 
   it("5xx with a non-JSON body is transient", async () => {
     await rejectsWith(call("/down"), (e) => {
-      assert.equal(e.transient, true);
-      assert.equal(e.status, 503);
+      expect(e.transient).toBe(true);
+      expect(e.status).toBe(503);
     });
   });
 
   it("429 with an HTTP-date Retry-After is transient with retryAfterMs", async () => {
     await rejectsWith(call("/limited"), (e) => {
-      assert.equal(e.transient, true);
-      assert.ok(e.retryAfterMs !== null && e.retryAfterMs > 50_000 && e.retryAfterMs <= 60_000);
+      expect(e.transient).toBe(true);
+      expect(
+        e.retryAfterMs !== null && e.retryAfterMs > 50_000 && e.retryAfterMs <= 60_000,
+      ).toBeTruthy();
     });
   });
 
   it("an empty 2xx body is malformed JSON: transient", async () => {
-    await rejectsWith(call("/empty"), (e) => assert.equal(e.transient, true));
+    await rejectsWith(call("/empty"), (e) => expect(e.transient).toBe(true));
   });
 
   it("a body that never finishes times out as transient", async () => {
     const started = Date.now();
     await rejectsWith(call("/trickle", { timeoutMs: 150 }), (e) => {
-      assert.equal(e.transient, true);
-      assert.match(e.message, /timed out after 150 ms/);
+      expect(e.transient).toBe(true);
+      expect(e.message).toMatch(/timed out after 150 ms/);
     });
-    assert.ok(Date.now() - started < 1000);
+    expect(Date.now() - started < 1000).toBeTruthy();
   });
 });

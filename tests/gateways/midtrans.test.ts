@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { afterAll, beforeAll, beforeEach, describe, it } from "@jest/globals";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import { midtransSnapBody } from "../../src/gateways/midtrans.ts";
 import { midtransSignature, verifyMidtransSignature } from "../../src/gateways/signatures.ts";
 import { GatewayError } from "../../src/gateways/types.ts";
@@ -14,8 +14,9 @@ import {
 
 function isGatewayError(check: (e: GatewayError) => void) {
   return (error: unknown) => {
-    assert.ok(error instanceof GatewayError, `expected GatewayError, got ${error}`);
-    check(error);
+    // `expected GatewayError, got ${error}`
+    expect(error instanceof GatewayError).toBeTruthy();
+    check(error as GatewayError);
     return true;
   };
 }
@@ -39,67 +40,64 @@ describe("Midtrans adapter against the sandbox", () => {
     const body = JSON.parse(
       midtransSnapBody(paymentRequest({ redirectUrl: "https://shop.example/done" })),
     );
-    assert.equal(body.transaction_details.gross_amount, 145000);
-    assert.deepEqual(
-      body.item_details.map((i: any) => [i.id, i.price, i.quantity]),
-      [
-        ["item-1", 60000, 2],
-        ["item-2", 25000, 1],
-      ],
-    );
-    assert.deepEqual(body.customer_details, {
+    expect(body.transaction_details.gross_amount).toBe(145000);
+    expect(body.item_details.map((i: any) => [i.id, i.price, i.quantity])).toEqual([
+      ["item-1", 60000, 2],
+      ["item-2", 25000, 1],
+    ]);
+    expect(body.customer_details).toEqual({
       first_name: "Budi Santoso",
       email: "budi@example.com",
     });
-    assert.deepEqual(body.callbacks, { finish: "https://shop.example/done" });
+    expect(body.callbacks).toEqual({ finish: "https://shop.example/done" });
   });
 
   it("creates a Snap transaction and delivers a notification whose signature verifies", async () => {
     const request = paymentRequest();
     const created = await h.midtrans.createPayment(request);
-    assert.equal(created.reused, false);
-    assert.equal(
-      created.checkoutUrl,
+    expect(created.reused).toBe(false);
+    expect(created.checkoutUrl).toBe(
       `${h.sandboxUrl}/checkout/midtrans/${created.gatewayReference}`,
     );
 
     const page = await checkout(created.checkoutUrl);
-    assert.match(page.html, /IDR 145,000/);
+    expect(page.html).toMatch(/IDR 145,000/);
     for (const id of ["pay", "fail", "expire"])
-      assert.match(page.html, new RegExp(`<button id="${id}"`));
+      expect(page.html).toMatch(new RegExp(`<button id="${id}"`));
 
     const result = await clickButton(created.checkoutUrl, "pay");
-    assert.match(result.html, /Payment received — <span class="ok">webhook delivered \(HTTP 200\)/);
-    assert.equal(h.received.length, 1);
+    expect(result.html).toMatch(
+      /Payment received — <span class="ok">webhook delivered \(HTTP 200\)/,
+    );
+    expect(h.received.length).toBe(1);
     const note = h.received[0].body;
-    assert.equal(h.received[0].gateway, "midtrans");
-    assert.equal(note.order_id, request.externalId);
-    assert.equal(note.transaction_status, "settlement");
-    assert.equal(note.status_code, "200");
-    assert.equal(note.gross_amount, "145000.00");
-    assert.equal(note.fraud_status, "accept");
-    assert.equal(note.currency, "IDR");
-    assert.match(note.transaction_id, /^[0-9a-f-]{36}$/);
-    assert.equal(note.snap_token, undefined);
-    assert.ok(verifyMidtransSignature(note, MIDTRANS_KEY));
-    assert.ok(!verifyMidtransSignature(note, "SB-Mid-server-other"));
-    assert.ok(!verifyMidtransSignature({ ...note, gross_amount: "1450000.00" }, MIDTRANS_KEY));
+    expect(h.received[0].gateway).toBe("midtrans");
+    expect(note.order_id).toBe(request.externalId);
+    expect(note.transaction_status).toBe("settlement");
+    expect(note.status_code).toBe("200");
+    expect(note.gross_amount).toBe("145000.00");
+    expect(note.fraud_status).toBe("accept");
+    expect(note.currency).toBe("IDR");
+    expect(note.transaction_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(note.snap_token).toBe(undefined);
+    expect(verifyMidtransSignature(note, MIDTRANS_KEY)).toBeTruthy();
+    expect(!verifyMidtransSignature(note, "SB-Mid-server-other")).toBeTruthy();
+    expect(
+      !verifyMidtransSignature({ ...note, gross_amount: "1450000.00" }, MIDTRANS_KEY),
+    ).toBeTruthy();
   });
 
   it("sends deny (202) for Fail and expire (407) for Expire, both signed", async () => {
     const a = await h.midtrans.createPayment(paymentRequest());
     const b = await h.midtrans.createPayment(paymentRequest());
     const failed = await clickButton(a.checkoutUrl, "fail");
-    assert.match(failed.html, /Payment denied — /);
+    expect(failed.html).toMatch(/Payment denied — /);
     await clickButton(b.checkoutUrl, "expire");
-    assert.deepEqual(
-      h.received.map((r) => [r.body.transaction_status, r.body.status_code]),
-      [
-        ["deny", "202"],
-        ["expire", "407"],
-      ],
-    );
-    for (const r of h.received) assert.ok(verifyMidtransSignature(r.body, MIDTRANS_KEY));
+    expect(h.received.map((r) => [r.body.transaction_status, r.body.status_code])).toEqual([
+      ["deny", "202"],
+      ["expire", "407"],
+    ]);
+    for (const r of h.received) expect(verifyMidtransSignature(r.body, MIDTRANS_KEY)).toBeTruthy();
   });
 
   it("refuses item_details that do not sum to gross_amount, before any call", async () => {
@@ -107,11 +105,11 @@ describe("Midtrans adapter against the sandbox", () => {
     await assert.rejects(
       h.midtrans.createPayment(request),
       isGatewayError((e) => {
-        assert.equal(e.transient, false);
-        assert.match(e.message, /sum to 145000, gross_amount is 145001/);
+        expect(e.transient).toBe(false);
+        expect(e.message).toMatch(/sum to 145000, gross_amount is 145001/);
       }),
     );
-    assert.equal(h.control.apiCalls().length, 0);
+    expect(h.control.apiCalls().length).toBe(0);
   });
 
   it("the sandbox itself refuses a sum mismatch and a duplicate order_id like Snap", async () => {
@@ -125,15 +123,15 @@ describe("Midtrans adapter against the sandbox", () => {
       transaction_details: { order_id: "order-x", gross_amount: 100 },
       item_details: [{ id: "a", name: "A", price: 30, quantity: 3 }],
     });
-    assert.equal(mismatch.status, 400);
-    assert.deepEqual((await mismatch.json()).error_messages, [
+    expect(mismatch.status).toBe(400);
+    expect((await mismatch.json()).error_messages).toEqual([
       "transaction_details.gross_amount is not equal to the sum of item_details",
     ]);
     const ok = await post({ transaction_details: { order_id: "order-y", gross_amount: 100 } });
-    assert.equal(ok.status, 201);
+    expect(ok.status).toBe(201);
     const again = await post({ transaction_details: { order_id: "order-y", gross_amount: 100 } });
-    assert.equal(again.status, 400);
-    assert.match((await again.json()).error_messages[0], /order_id/);
+    expect(again.status).toBe(400);
+    expect((await again.json()).error_messages[0]).toMatch(/order_id/);
   });
 
   it("refuses currencies other than IDR as permanent", async () => {
@@ -141,23 +139,23 @@ describe("Midtrans adapter against the sandbox", () => {
       await assert.rejects(
         h.midtrans.createPayment(paymentRequest({ currency })),
         isGatewayError((e) => {
-          assert.equal(e.transient, false);
-          assert.match(e.message, /IDR only/);
+          expect(e.transient).toBe(false);
+          expect(e.message).toMatch(/IDR only/);
         }),
       );
     }
-    assert.equal(h.control.apiCalls().length, 0);
+    expect(h.control.apiCalls().length).toBe(0);
   });
 
   it("does not create a second transaction for the same order_id", async () => {
     const request = paymentRequest();
     const first = await h.midtrans.createPayment(request);
     const second = await h.midtrans.createPayment(request);
-    assert.equal(second.reused, true);
+    expect(second.reused).toBe(true);
     // The sandbox's status extension gives the stored token back.
-    assert.equal(second.gatewayReference, first.gatewayReference);
-    assert.equal(second.checkoutUrl, first.checkoutUrl);
-    assert.equal(h.control.payments("midtrans").length, 1);
+    expect(second.gatewayReference).toBe(first.gatewayReference);
+    expect(second.checkoutUrl).toBe(first.checkoutUrl);
+    expect(h.control.payments("midtrans").length).toBe(1);
   });
 
   it("a lost Snap response (500 after commit) is reused on retry, and a 500 before commit retried once", async () => {
@@ -165,43 +163,43 @@ describe("Midtrans adapter against the sandbox", () => {
     h.control.failNext(1, { status: 500, method: "POST", commit: true });
     await assert.rejects(
       h.midtrans.createPayment(lost),
-      isGatewayError((e) => assert.ok(e.transient)),
+      isGatewayError((e) => expect(e.transient).toBeTruthy()),
     );
     const retry = await h.midtrans.createPayment(lost);
-    assert.equal(retry.reused, true);
-    assert.equal(h.control.payments("midtrans").length, 1);
+    expect(retry.reused).toBe(true);
+    expect(h.control.payments("midtrans").length).toBe(1);
 
     const failing = paymentRequest();
     h.control.failNext(1, { status: 503 });
     await assert.rejects(
       h.midtrans.createPayment(failing),
-      isGatewayError((e) => assert.ok(e.transient)),
+      isGatewayError((e) => expect(e.transient).toBeTruthy()),
     );
-    assert.equal((await h.midtrans.createPayment(failing)).reused, false);
-    assert.equal(
+    expect((await h.midtrans.createPayment(failing)).reused).toBe(false);
+    expect(
       h.control.payments("midtrans").filter((p) => p.externalId === failing.externalId).length,
-      1,
-    );
+    ).toBe(1);
   });
 
   it("reports status like a notification: signed, with a reconcile event id; unknown orders are null", async () => {
     const request = paymentRequest();
-    assert.equal(await h.midtrans.getStatus(request.externalId, null), null);
+    expect(await h.midtrans.getStatus(request.externalId, null)).toBe(null);
     const created = await h.midtrans.createPayment(request);
     const pending = await h.midtrans.getStatus(request.externalId, created.gatewayReference);
-    assert.equal(pending?.payload.transaction_status, "pending");
-    assert.equal(pending?.payload.status_code, "201");
-    assert.equal(pending?.payload.snap_token, undefined, "sandbox extensions are stripped");
-    assert.equal(pending?.eventId, `${pending?.payload.transaction_id}:pending:reconcile`);
-    assert.ok(verifyMidtransSignature(pending?.payload, MIDTRANS_KEY));
+    expect(pending?.payload.transaction_status).toBe("pending");
+    expect(pending?.payload.status_code).toBe("201");
+    // sandbox extensions are stripped
+    expect(pending?.payload.snap_token).toBe(undefined);
+    expect(pending?.eventId).toBe(`${pending?.payload.transaction_id}:pending:reconcile`);
+    expect(verifyMidtransSignature(pending?.payload, MIDTRANS_KEY)).toBeTruthy();
 
     await h.control.pay("midtrans", request.externalId, { amountMinor: "150000" });
     const paid = await h.midtrans.getStatus(request.externalId, null);
-    assert.equal(paid?.payload.transaction_status, "settlement");
-    assert.equal(paid?.payload.gross_amount, "150000.00");
-    assert.equal(paid?.payload.fraud_status, "accept");
-    assert.equal(paid?.eventId, `${paid?.payload.transaction_id}:settlement:reconcile`);
-    assert.ok(verifyMidtransSignature(paid?.payload, MIDTRANS_KEY));
+    expect(paid?.payload.transaction_status).toBe("settlement");
+    expect(paid?.payload.gross_amount).toBe("150000.00");
+    expect(paid?.payload.fraud_status).toBe("accept");
+    expect(paid?.eventId).toBe(`${paid?.payload.transaction_id}:settlement:reconcile`);
+    expect(verifyMidtransSignature(paid?.payload, MIDTRANS_KEY)).toBeTruthy();
   });
 
   it("a wrong server key is a permanent 401 whose message does not carry the key", async () => {
@@ -210,14 +208,14 @@ describe("Midtrans adapter against the sandbox", () => {
     await assert.rejects(
       midtrans.createPayment(paymentRequest()),
       isGatewayError((e) => {
-        assert.equal(e.transient, false);
-        assert.equal(e.status, 401);
-        assert.ok(!e.message.includes(wrongKey));
+        expect(e.transient).toBe(false);
+        expect(e.status).toBe(401);
+        expect(!e.message.includes(wrongKey)).toBeTruthy();
       }),
     );
     await assert.rejects(
       midtrans.getStatus("any-order", null),
-      isGatewayError((e) => assert.equal(e.status, 401)),
+      isGatewayError((e) => expect(e.status).toBe(401)),
     );
   });
 
@@ -226,27 +224,27 @@ describe("Midtrans adapter against the sandbox", () => {
     await assert.rejects(
       h.midtrans.getStatus("order-1", null),
       isGatewayError((e) => {
-        assert.equal(e.transient, true);
-        assert.equal(e.retryAfterMs, 3000);
+        expect(e.transient).toBe(true);
+        expect(e.retryAfterMs).toBe(3000);
       }),
     );
     h.control.failNext(1, { status: 502, method: "GET" });
     await assert.rejects(
       h.midtrans.getStatus("order-1", null),
-      isGatewayError((e) => assert.ok(e.transient)),
+      isGatewayError((e) => expect(e.transient).toBeTruthy()),
     );
     h.control.failNext(1, { malformedJson: true, method: "GET" });
     await assert.rejects(
       h.midtrans.getStatus("order-1", null),
-      isGatewayError((e) => assert.ok(e.transient)),
+      isGatewayError((e) => expect(e.transient).toBeTruthy()),
     );
     const { midtrans } = h.adapters(100);
     h.control.failNext(1, { delayMs: 300, method: "GET" });
     await assert.rejects(
       midtrans.getStatus("order-1", null),
       isGatewayError((e) => {
-        assert.equal(e.transient, true);
-        assert.match(e.message, /timed out/);
+        expect(e.transient).toBe(true);
+        expect(e.message).toMatch(/timed out/);
       }),
     );
   });
@@ -255,8 +253,7 @@ describe("Midtrans adapter against the sandbox", () => {
     const created = await h.midtrans.createPayment(paymentRequest());
     await h.control.pay("midtrans", created.gatewayReference);
     const note = h.received[0].body;
-    assert.equal(
-      note.signature_key,
+    expect(note.signature_key).toBe(
       midtransSignature(note.order_id, "200", "145000.00", MIDTRANS_KEY),
     );
   });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { afterAll, beforeAll, beforeEach, describe, it } from "@jest/globals";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@jest/globals";
 import { verifyXenditCallbackToken } from "../../src/gateways/signatures.ts";
 import { GatewayError } from "../../src/gateways/types.ts";
 import { makeXenditAdapter, xenditInvoiceBody } from "../../src/gateways/xendit.ts";
@@ -16,8 +16,9 @@ import {
 
 function isGatewayError(check: (e: GatewayError) => void) {
   return (error: unknown) => {
-    assert.ok(error instanceof GatewayError, `expected GatewayError, got ${error}`);
-    check(error);
+    // `expected GatewayError, got ${error}`
+    expect(error instanceof GatewayError).toBeTruthy();
+    check(error as GatewayError);
     return true;
   };
 }
@@ -37,7 +38,7 @@ describe("Xendit adapter against the sandbox", () => {
 
   it("writes amounts as exact major-unit JSON numbers", () => {
     const idr = JSON.parse(xenditInvoiceBody(paymentRequest()));
-    assert.equal(idr.amount, 145000);
+    expect(idr.amount).toBe(145000);
     const myr = xenditInvoiceBody(
       paymentRequest({
         currency: "MYR",
@@ -45,59 +46,58 @@ describe("Xendit adapter against the sandbox", () => {
         items: [{ name: "A", quantity: 1, priceMinor: "12345" }],
       }),
     );
-    assert.match(myr, /"amount":123\.45,/);
-    assert.match(myr, /"price":123\.45\}/);
+    expect(myr).toMatch(/"amount":123\.45,/);
+    expect(myr).toMatch(/"price":123\.45\}/);
     const huge = xenditInvoiceBody(
       paymentRequest({ currency: "USD", amountMinor: "123456789012345678", items: [] }),
     );
     // A float would print 1234567890123456.8.
-    assert.match(huge, /"amount":1234567890123456\.78,/);
+    expect(huge).toMatch(/"amount":1234567890123456\.78,/);
   });
 
   it("creates an IDR invoice, shows the checkout page and delivers a verifiable PAID callback", async () => {
     const request = paymentRequest();
     const created = await h.xendit.createPayment(request);
-    assert.equal(created.reused, false);
-    assert.match(created.gatewayReference, /^[0-9a-f]{24}$/);
-    assert.equal(
-      created.checkoutUrl,
-      `${h.sandboxUrl}/checkout/xendit/${created.gatewayReference}`,
-    );
+    expect(created.reused).toBe(false);
+    expect(created.gatewayReference).toMatch(/^[0-9a-f]{24}$/);
+    expect(created.checkoutUrl).toBe(`${h.sandboxUrl}/checkout/xendit/${created.gatewayReference}`);
     const stored = h.control.find("xendit", request.externalId);
-    assert.equal(stored?.amountMinor, "145000");
-    assert.equal(stored?.currency, "IDR");
+    expect(stored?.amountMinor).toBe("145000");
+    expect(stored?.currency).toBe("IDR");
 
     const page = await checkout(created.checkoutUrl);
-    assert.equal(page.status, 200);
-    assert.match(page.html, /IDR 145,000/);
-    assert.match(page.html, /data-amount="145000"/);
-    assert.match(page.html, /Invoice INV-001 from Toko Maju/);
+    expect(page.status).toBe(200);
+    expect(page.html).toMatch(/IDR 145,000/);
+    expect(page.html).toMatch(/data-amount="145000"/);
+    expect(page.html).toMatch(/Invoice INV-001 from Toko Maju/);
     for (const id of ["pay", "fail", "expire"])
-      assert.match(page.html, new RegExp(`<button id="${id}"`));
+      expect(page.html).toMatch(new RegExp(`<button id="${id}"`));
 
     const result = await clickButton(created.checkoutUrl, "pay");
-    assert.equal(result.status, 200);
-    assert.match(result.html, /Payment received — <span class="ok">webhook delivered \(HTTP 200\)/);
+    expect(result.status).toBe(200);
+    expect(result.html).toMatch(
+      /Payment received — <span class="ok">webhook delivered \(HTTP 200\)/,
+    );
 
-    assert.equal(h.received.length, 1);
+    expect(h.received.length).toBe(1);
     const hook = h.received[0];
-    assert.equal(hook.gateway, "xendit");
-    assert.ok(
+    expect(hook.gateway).toBe("xendit");
+    expect(
       verifyXenditCallbackToken(hook.headers["x-callback-token"] as string, CALLBACK_TOKEN),
-    );
-    assert.ok(
+    ).toBeTruthy();
+    expect(
       !verifyXenditCallbackToken(hook.headers["x-callback-token"] as string, "another-token"),
-    );
-    assert.equal(typeof hook.headers["webhook-id"], "string");
-    assert.equal(hook.body.id, created.gatewayReference);
-    assert.equal(hook.body.external_id, request.externalId);
-    assert.equal(hook.body.status, "PAID");
-    assert.equal(hook.body.amount, 145000);
-    assert.equal(hook.body.paid_amount, 145000);
-    assert.equal(hook.body.currency, "IDR");
-    assert.equal(typeof hook.body.paid_at, "string");
-    assert.equal(hook.body.payment_method, "BANK_TRANSFER");
-    assert.equal(h.control.find("xendit", request.externalId)?.status, "PAID");
+    ).toBeTruthy();
+    expect(typeof hook.headers["webhook-id"]).toBe("string");
+    expect(hook.body.id).toBe(created.gatewayReference);
+    expect(hook.body.external_id).toBe(request.externalId);
+    expect(hook.body.status).toBe("PAID");
+    expect(hook.body.amount).toBe(145000);
+    expect(hook.body.paid_amount).toBe(145000);
+    expect(hook.body.currency).toBe("IDR");
+    expect(typeof hook.body.paid_at).toBe("string");
+    expect(hook.body.payment_method).toBe("BANK_TRANSFER");
+    expect(h.control.find("xendit", request.externalId)?.status).toBe("PAID");
   });
 
   it("keeps MYR cents exact from request to callback", async () => {
@@ -111,17 +111,14 @@ describe("Xendit adapter against the sandbox", () => {
     });
     const created = await h.xendit.createPayment(request);
     const stored = h.control.find("xendit", created.gatewayReference)!;
-    assert.equal(stored.amountMinor, "12345");
-    assert.deepEqual(
-      stored.items.map((i) => i.priceMinor),
-      ["1050", "9195"],
-    );
+    expect(stored.amountMinor).toBe("12345");
+    expect(stored.items.map((i) => i.priceMinor)).toEqual(["1050", "9195"]);
     const page = await checkout(created.checkoutUrl);
-    assert.match(page.html, /MYR 123\.45/);
+    expect(page.html).toMatch(/MYR 123\.45/);
     await clickButton(created.checkoutUrl, "pay");
-    assert.match(h.received[0].raw, /"amount":123\.45,/);
-    assert.match(h.received[0].raw, /"paid_amount":123\.45,/);
-    assert.equal(h.received[0].body.currency, "MYR");
+    expect(h.received[0].raw).toMatch(/"amount":123\.45,/);
+    expect(h.received[0].raw).toMatch(/"paid_amount":123\.45,/);
+    expect(h.received[0].body.currency).toBe("MYR");
   });
 
   it("creates USD invoices", async () => {
@@ -132,52 +129,49 @@ describe("Xendit adapter against the sandbox", () => {
     });
     const created = await h.xendit.createPayment(request);
     const page = await checkout(created.checkoutUrl);
-    assert.match(page.html, /USD 19\.99/);
-    assert.equal(h.control.find("xendit", request.externalId)?.amountMinor, "1999");
+    expect(page.html).toMatch(/USD 19\.99/);
+    expect(h.control.find("xendit", request.externalId)?.amountMinor).toBe("1999");
   });
 
   it("sends EXPIRED for both Fail (Xendit has no failed invoice) and Expire", async () => {
     const a = await h.xendit.createPayment(paymentRequest());
     const b = await h.xendit.createPayment(paymentRequest());
     const failed = await clickButton(a.checkoutUrl, "fail");
-    assert.match(failed.html, /Payment expired — /);
-    assert.match(failed.html, /no failed state/);
+    expect(failed.html).toMatch(/Payment expired — /);
+    expect(failed.html).toMatch(/no failed state/);
     await clickButton(b.checkoutUrl, "expire");
-    assert.deepEqual(
-      h.received.map((r) => r.body.status),
-      ["EXPIRED", "EXPIRED"],
-    );
-    assert.equal(h.received[0].body.paid_amount, undefined);
+    expect(h.received.map((r) => r.body.status)).toEqual(["EXPIRED", "EXPIRED"]);
+    expect(h.received[0].body.paid_amount).toBe(undefined);
   });
 
   it("reports status in callback shape with a reconcile event id", async () => {
     const request = paymentRequest();
-    assert.equal(await h.xendit.getStatus(request.externalId, null), null);
+    expect(await h.xendit.getStatus(request.externalId, null)).toBe(null);
     const created = await h.xendit.createPayment(request);
     const pending = await h.xendit.getStatus(request.externalId, created.gatewayReference);
-    assert.equal(pending?.eventId, `${created.gatewayReference}:PENDING:reconcile`);
-    assert.equal(pending?.payload.status, "PENDING");
-    assert.equal(pending?.payload.external_id, request.externalId);
-    assert.equal(pending?.payload.amount, 145000);
-    assert.equal(pending?.payload.invoice_url, undefined);
+    expect(pending?.eventId).toBe(`${created.gatewayReference}:PENDING:reconcile`);
+    expect(pending?.payload.status).toBe("PENDING");
+    expect(pending?.payload.external_id).toBe(request.externalId);
+    expect(pending?.payload.amount).toBe(145000);
+    expect(pending?.payload.invoice_url).toBe(undefined);
 
     await h.control.pay("xendit", created.gatewayReference);
     const paid = await h.xendit.getStatus(request.externalId, null);
-    assert.equal(paid?.eventId, `${created.gatewayReference}:PAID:reconcile`);
-    assert.equal(paid?.payload.paid_amount, 145000);
-    assert.equal(paid?.payload.currency, "IDR");
+    expect(paid?.eventId).toBe(`${created.gatewayReference}:PAID:reconcile`);
+    expect(paid?.payload.paid_amount).toBe(145000);
+    expect(paid?.payload.currency).toBe("IDR");
 
     await h.control.settle(created.gatewayReference);
     const settled = await h.xendit.getStatus(request.externalId, null);
-    assert.equal(settled?.eventId, `${created.gatewayReference}:SETTLED:reconcile`);
-    assert.equal(h.received.at(-1)?.body.status, "SETTLED");
+    expect(settled?.eventId).toBe(`${created.gatewayReference}:SETTLED:reconcile`);
+    expect(h.received.at(-1)?.body.status).toBe("SETTLED");
   });
 
   it("records overpayments as paid_amount above amount", async () => {
     const created = await h.xendit.createPayment(paymentRequest());
     await h.control.pay("xendit", created.gatewayReference, { amountMinor: "150000" });
-    assert.equal(h.received[0].body.amount, 145000);
-    assert.equal(h.received[0].body.paid_amount, 150000);
+    expect(h.received[0].body.amount).toBe(145000);
+    expect(h.received[0].body.paid_amount).toBe(150000);
   });
 
   describe("retries never create a second invoice", () => {
@@ -187,16 +181,15 @@ describe("Xendit adapter against the sandbox", () => {
       await assert.rejects(
         h.xendit.createPayment(request),
         isGatewayError((e) => {
-          assert.equal(e.transient, true);
-          assert.equal(e.status, 500);
+          expect(e.transient).toBe(true);
+          expect(e.status).toBe(500);
         }),
       );
       const second = await h.xendit.createPayment(request);
-      assert.equal(second.reused, false);
-      assert.equal(
+      expect(second.reused).toBe(false);
+      expect(
         h.control.payments("xendit").filter((p) => p.externalId === request.externalId).length,
-        1,
-      );
+      ).toBe(1);
     });
 
     it("a create whose response was lost (500 after the gateway committed) is reused on retry", async () => {
@@ -204,25 +197,26 @@ describe("Xendit adapter against the sandbox", () => {
       h.control.failNext(1, { status: 500, method: "POST", commit: true });
       await assert.rejects(
         h.xendit.createPayment(request),
-        isGatewayError((e) => assert.ok(e.transient)),
+        isGatewayError((e) => expect(e.transient).toBeTruthy()),
       );
-      assert.equal(h.control.payments("xendit").length, 1);
+      expect(h.control.payments("xendit").length).toBe(1);
       const retry = await h.xendit.createPayment(request);
-      assert.equal(retry.reused, true);
-      assert.equal(retry.gatewayReference, h.control.payments("xendit")[0].id);
-      assert.equal(h.control.payments("xendit").length, 1);
+      expect(retry.reused).toBe(true);
+      expect(retry.gatewayReference).toBe(h.control.payments("xendit")[0].id);
+      expect(h.control.payments("xendit").length).toBe(1);
       const posts = h.control.apiCalls().filter((c) => c.method === "POST");
-      assert.equal(posts.length, 1, "the retry must not POST again");
+      // the retry must not POST again
+      expect(posts.length).toBe(1);
     });
 
     it("calling createPayment twice with the same external id returns the same invoice", async () => {
       const request = paymentRequest();
       const first = await h.xendit.createPayment(request);
       const second = await h.xendit.createPayment(request);
-      assert.equal(second.reused, true);
-      assert.equal(second.gatewayReference, first.gatewayReference);
-      assert.equal(second.checkoutUrl, first.checkoutUrl);
-      assert.equal(h.control.payments("xendit").length, 1);
+      expect(second.reused).toBe(true);
+      expect(second.gatewayReference).toBe(first.gatewayReference);
+      expect(second.checkoutUrl).toBe(first.checkoutUrl);
+      expect(h.control.payments("xendit").length).toBe(1);
     });
 
     it("a timeout is transient; the invoice the slow gateway still created is reused", async () => {
@@ -232,14 +226,14 @@ describe("Xendit adapter against the sandbox", () => {
       await assert.rejects(
         xendit.createPayment(request),
         isGatewayError((e) => {
-          assert.equal(e.transient, true);
-          assert.match(e.message, /timed out after 150 ms/);
+          expect(e.transient).toBe(true);
+          expect(e.message).toMatch(/timed out after 150 ms/);
         }),
       );
       await eventually(() => h.control.payments("xendit").length === 1);
       const retry = await xendit.createPayment(request);
-      assert.equal(retry.reused, true);
-      assert.equal(h.control.payments("xendit").length, 1);
+      expect(retry.reused).toBe(true);
+      expect(h.control.payments("xendit").length).toBe(1);
     });
   });
 
@@ -248,9 +242,9 @@ describe("Xendit adapter against the sandbox", () => {
     await assert.rejects(
       h.xendit.createPayment(paymentRequest()),
       isGatewayError((e) => {
-        assert.equal(e.transient, true);
-        assert.equal(e.status, 429);
-        assert.equal(e.retryAfterMs, 7000);
+        expect(e.transient).toBe(true);
+        expect(e.status).toBe(429);
+        expect(e.retryAfterMs).toBe(7000);
       }),
     );
   });
@@ -260,9 +254,9 @@ describe("Xendit adapter against the sandbox", () => {
     await assert.rejects(
       h.xendit.createPayment(paymentRequest()),
       isGatewayError((e) => {
-        assert.equal(e.transient, false);
-        assert.equal(e.status, 400);
-        assert.match(e.message, /API_VALIDATION_ERROR/);
+        expect(e.transient).toBe(false);
+        expect(e.status).toBe(400);
+        expect(e.message).toMatch(/API_VALIDATION_ERROR/);
       }),
     );
   });
@@ -272,8 +266,8 @@ describe("Xendit adapter against the sandbox", () => {
     await assert.rejects(
       h.xendit.createPayment(paymentRequest()),
       isGatewayError((e) => {
-        assert.equal(e.transient, true);
-        assert.match(e.message, /malformed JSON/);
+        expect(e.transient).toBe(true);
+        expect(e.message).toMatch(/malformed JSON/);
       }),
     );
   });
@@ -284,14 +278,14 @@ describe("Xendit adapter against the sandbox", () => {
     await assert.rejects(
       xendit.createPayment(paymentRequest()),
       isGatewayError((e) => {
-        assert.equal(e.transient, false);
-        assert.equal(e.status, 401);
-        assert.match(e.message, /INVALID_API_KEY/);
-        assert.ok(!e.message.includes(wrongKey));
-        assert.ok(!e.message.includes(Buffer.from(`${wrongKey}:`).toString("base64")));
+        expect(e.transient).toBe(false);
+        expect(e.status).toBe(401);
+        expect(e.message).toMatch(/INVALID_API_KEY/);
+        expect(!e.message.includes(wrongKey)).toBeTruthy();
+        expect(!e.message.includes(Buffer.from(`${wrongKey}:`).toString("base64"))).toBeTruthy();
       }),
     );
-    assert.equal(h.control.payments().length, 0);
+    expect(h.control.payments().length).toBe(0);
   });
 
   it("an unreachable gateway is a transient network error", async () => {
@@ -303,8 +297,8 @@ describe("Xendit adapter against the sandbox", () => {
     await assert.rejects(
       xendit.createPayment(paymentRequest()),
       isGatewayError((e) => {
-        assert.equal(e.transient, true);
-        assert.equal(e.status, null);
+        expect(e.transient).toBe(true);
+        expect(e.status).toBe(null);
       }),
     );
   });
@@ -312,9 +306,9 @@ describe("Xendit adapter against the sandbox", () => {
   it("refuses a request whose exponent does not match its currency, before any call", async () => {
     await assert.rejects(
       h.xendit.createPayment(paymentRequest({ currency: "MYR", exponent: 0 })),
-      isGatewayError((e) => assert.equal(e.transient, false)),
+      isGatewayError((e) => expect(e.transient).toBe(false)),
     );
-    assert.equal(h.control.apiCalls().length, 0);
+    expect(h.control.apiCalls().length).toBe(0);
   });
 
   it("the sandbox refuses a duplicate external_id with DUPLICATE_ERROR and bad input with 400", async () => {
@@ -330,16 +324,16 @@ describe("Xendit adapter against the sandbox", () => {
         body,
       });
     const duplicate = await post(xenditInvoiceBody(request));
-    assert.equal(duplicate.status, 400);
-    assert.equal((await duplicate.json()).error_code, "DUPLICATE_ERROR");
+    expect(duplicate.status).toBe(400);
+    expect((await duplicate.json()).error_code).toBe("DUPLICATE_ERROR");
     const cents = await post(
       JSON.stringify({ external_id: "x-1", amount: 100.5, currency: "IDR" }),
     );
-    assert.equal(cents.status, 400);
-    assert.equal((await cents.json()).error_code, "API_VALIDATION_ERROR");
+    expect(cents.status).toBe(400);
+    expect((await cents.json()).error_code).toBe("API_VALIDATION_ERROR");
     const garbage = await post("{not json");
-    assert.equal(garbage.status, 400);
+    expect(garbage.status).toBe(400);
     const noAuth = await fetch(`${h.sandboxUrl}/xendit/v2/invoices?external_id=x`);
-    assert.equal(noAuth.status, 401);
+    expect(noAuth.status).toBe(401);
   });
 });

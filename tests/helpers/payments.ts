@@ -1,5 +1,6 @@
 /** Shared steps for payment tests: invoices through GraphQL, waiting for the worker. */
-import assert from "node:assert/strict";
+
+import { expect } from "@jest/globals";
 import type { TestApp } from "./app.ts";
 
 export const INVOICE_FIELDS = `id status currency gateway total amountPaid overpaymentAmount paymentInitiatedAt
@@ -25,7 +26,8 @@ export async function createInvoice(
     },
     apiKey,
   );
-  assert.equal(res.body.errors, undefined, JSON.stringify(res.body.errors));
+  // JSON.stringify(res.body.errors)
+  expect(res.body.errors).toBe(undefined);
   return res.body.data.createInvoice.invoice;
 }
 
@@ -94,7 +96,8 @@ export async function startPayment(
   n?: number,
 ): Promise<any> {
   const { tx, errors } = await initiatePayment(app, apiKey, invoiceId, n);
-  assert.equal(errors, undefined, JSON.stringify(errors));
+  // JSON.stringify(errors)
+  expect(errors).toBe(undefined);
   return eventually(async () => {
     const current = await getTransaction(app, apiKey, tx.id);
     return current.gatewayCheckoutUrl ? current : null;

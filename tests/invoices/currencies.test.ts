@@ -3,8 +3,7 @@
  * mirrors them for code paths with no row at hand (the sandbox, adapters).
  * This keeps the mirror honest.
  */
-import assert from "node:assert/strict";
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { CURRENCY_EXPONENTS } from "../../src/money.ts";
 import { freshDatabase, type TestDatabase } from "../helpers/db.ts";
 
@@ -21,7 +20,7 @@ describe("currency exponents", () => {
     const { rows } = await db.pool.query<{ code: string; exponent: number }>(
       "select code, exponent from paytrust_public.currencies order by code",
     );
-    assert.deepEqual(Object.fromEntries(rows.map((r) => [r.code, r.exponent])), {
+    expect(Object.fromEntries(rows.map((r) => [r.code, r.exponent]))).toEqual({
       ...CURRENCY_EXPONENTS,
     });
   });

@@ -6,8 +6,7 @@
  *   installment shares truncated proportionally, the last one absorbs the remainder.
  * Default fees: xendit IDR 2.90 % + 2000, MYR 2.90 % + 100, USD 2.90 % + 30; midtrans IDR 2.00 % + 4000.
  */
-import assert from "node:assert/strict";
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
 
@@ -49,8 +48,9 @@ describe("hand-computed invoice examples (GraphQL over HTTP)", () => {
       { input: { customerName: "Siti Rahma", customerEmail: "siti@example.co.id", ...input } },
       tenant.apiKey,
     );
-    assert.equal(res.status, 200);
-    assert.equal(res.body.errors, undefined, JSON.stringify(res.body.errors));
+    expect(res.status).toBe(200);
+    // JSON.stringify(res.body.errors)
+    expect(res.body.errors).toBe(undefined);
     return res.body.data.createInvoice.invoice;
   }
 
@@ -66,14 +66,14 @@ describe("hand-computed invoice examples (GraphQL over HTTP)", () => {
   function assertSumsMatch(invoice: any): void {
     const sum = (k: string) =>
       invoice.installments.nodes.reduce((a: bigint, i: any) => a + BigInt(i[k]), 0n).toString();
-    assert.equal(sum("principal"), invoice.subtotal);
-    assert.equal(sum("taxAmount"), invoice.taxTotal);
-    assert.equal(sum("feeAmount"), invoice.serviceFee);
-    assert.equal(sum("total"), invoice.total);
+    expect(sum("principal")).toBe(invoice.subtotal);
+    expect(sum("taxAmount")).toBe(invoice.taxTotal);
+    expect(sum("feeAmount")).toBe(invoice.serviceFee);
+    expect(sum("total")).toBe(invoice.total);
     const lines = (k: string) =>
       invoice.lineItems.nodes.reduce((a: bigint, l: any) => a + BigInt(l[k]), 0n).toString();
-    assert.equal(lines("lineAmount"), invoice.subtotal);
-    assert.equal(lines("taxAmount"), invoice.taxTotal);
+    expect(lines("lineAmount")).toBe(invoice.subtotal);
+    expect(lines("taxAmount")).toBe(invoice.taxTotal);
   }
 
   it("IDR, xendit: 3 items with PPN 11 % in 3 installments", async () => {
@@ -97,36 +97,33 @@ describe("hand-computed invoice examples (GraphQL over HTTP)", () => {
       ],
       installmentCount: 3,
     });
-    assert.equal(invoice.status, "open");
-    assert.equal(invoice.currency, "IDR");
-    assert.equal(invoice.gateway, "xendit");
-    assert.deepEqual(
-      invoice.lineItems.nodes.map((l: any) => [l.lineAmount, l.taxAmount]),
-      [
-        ["14998000", "1649780"],
-        ["449997", "49500"],
-        ["61750", "6793"],
-      ],
-    );
-    assert.equal(invoice.subtotal, "15509747");
-    assert.equal(invoice.taxTotal, "1706073");
-    assert.equal(invoice.serviceFee, "501259");
-    assert.equal(invoice.total, "17717079");
-    assert.equal(invoice.amountPaid, "0");
-    assert.equal(invoice.overpaymentAmount, "0");
-    assert.equal(invoice.paymentInitiatedAt, null);
-    assert.equal(invoice.parentInvoiceId, null);
-    assert.match(invoice.reference, /^INV-\d{8}$/);
-    assert.equal(invoice.nextInstallmentNumber, 1);
-    assert.equal(invoice.installmentCount, 3);
-    assert.deepEqual(planOf(invoice), [
+    expect(invoice.status).toBe("open");
+    expect(invoice.currency).toBe("IDR");
+    expect(invoice.gateway).toBe("xendit");
+    expect(invoice.lineItems.nodes.map((l: any) => [l.lineAmount, l.taxAmount])).toEqual([
+      ["14998000", "1649780"],
+      ["449997", "49500"],
+      ["61750", "6793"],
+    ]);
+    expect(invoice.subtotal).toBe("15509747");
+    expect(invoice.taxTotal).toBe("1706073");
+    expect(invoice.serviceFee).toBe("501259");
+    expect(invoice.total).toBe("17717079");
+    expect(invoice.amountPaid).toBe("0");
+    expect(invoice.overpaymentAmount).toBe("0");
+    expect(invoice.paymentInitiatedAt).toBe(null);
+    expect(invoice.parentInvoiceId).toBe(null);
+    expect(invoice.reference).toMatch(/^INV-\d{8}$/);
+    expect(invoice.nextInstallmentNumber).toBe(1);
+    expect(invoice.installmentCount).toBe(3);
+    expect(planOf(invoice)).toEqual([
       ["5169915", "568691", "167086", "5905692"],
       ["5169915", "568691", "167086", "5905692"],
       ["5169917", "568691", "167087", "5905695"],
     ]);
-    assert.ok(
+    expect(
       invoice.installments.nodes.every((i: any) => i.status === "pending" && i.paidAmount === "0"),
-    );
+    ).toBeTruthy();
     assertSumsMatch(invoice);
   });
 
@@ -145,21 +142,20 @@ describe("hand-computed invoice examples (GraphQL over HTTP)", () => {
         { description: "Sticker", quantity: 10, unitPrice: "33", taxRate: "6" },
       ],
     });
-    assert.deepEqual(
-      invoice.lineItems.nodes.map((l: any) => [l.lineAmount, l.taxAmount]),
-      [
-        ["5997", "360"],
-        ["425", "26"],
-        ["330", "20"],
-      ],
-    );
-    assert.deepEqual(
-      [invoice.subtotal, invoice.taxTotal, invoice.serviceFee, invoice.total],
-      ["6752", "406", "238", "7396"],
-    );
-    assert.equal(invoice.feeFixed, "30");
-    assert.equal(Number(invoice.feePercent), 2.9);
-    assert.deepEqual(planOf(invoice), [["6752", "406", "238", "7396"]]);
+    expect(invoice.lineItems.nodes.map((l: any) => [l.lineAmount, l.taxAmount])).toEqual([
+      ["5997", "360"],
+      ["425", "26"],
+      ["330", "20"],
+    ]);
+    expect([invoice.subtotal, invoice.taxTotal, invoice.serviceFee, invoice.total]).toEqual([
+      "6752",
+      "406",
+      "238",
+      "7396",
+    ]);
+    expect(invoice.feeFixed).toBe("30");
+    expect(Number(invoice.feePercent)).toBe(2.9);
+    expect(planOf(invoice)).toEqual([["6752", "406", "238", "7396"]]);
     assertSumsMatch(invoice);
   });
 
@@ -179,11 +175,13 @@ describe("hand-computed invoice examples (GraphQL over HTTP)", () => {
       ],
       installmentCount: 2,
     });
-    assert.deepEqual(
-      [invoice.subtotal, invoice.taxTotal, invoice.serviceFee, invoice.total],
-      ["61234", "4874", "2017", "68125"],
-    );
-    assert.deepEqual(planOf(invoice), [
+    expect([invoice.subtotal, invoice.taxTotal, invoice.serviceFee, invoice.total]).toEqual([
+      "61234",
+      "4874",
+      "2017",
+      "68125",
+    ]);
+    expect(planOf(invoice)).toEqual([
       ["30617", "2437", "1008", "34062"],
       ["30617", "2437", "1009", "34063"],
     ]);
@@ -205,11 +203,13 @@ describe("hand-computed invoice examples (GraphQL over HTTP)", () => {
       installmentCount: 4,
       installmentWeights: ["1", "2", "3", "4"],
     });
-    assert.deepEqual(
-      [invoice.subtotal, invoice.taxTotal, invoice.serviceFee, invoice.total],
-      ["1000003", "110000", "26200", "1136203"],
-    );
-    assert.deepEqual(planOf(invoice), [
+    expect([invoice.subtotal, invoice.taxTotal, invoice.serviceFee, invoice.total]).toEqual([
+      "1000003",
+      "110000",
+      "26200",
+      "1136203",
+    ]);
+    expect(planOf(invoice)).toEqual([
       ["100000", "11000", "2620", "113620"],
       ["200000", "22000", "5240", "227240"],
       ["300000", "33000", "7860", "340860"],
@@ -228,12 +228,13 @@ describe("hand-computed invoice examples (GraphQL over HTTP)", () => {
       installmentCount: 3,
       installmentDueDates: ["2030-01-15", "2030-02-15", "2030-03-31"],
     });
-    assert.deepEqual(
-      explicit.installments.nodes.map((i: any) => i.dueDate),
-      ["2030-01-15", "2030-02-15", "2030-03-31"],
-    );
-    assert.equal(explicit.dueDate, "2030-01-15"); // the first installment's date when dueDate is omitted
-    assert.deepEqual(planOf(explicit), [
+    expect(explicit.installments.nodes.map((i: any) => i.dueDate)).toEqual([
+      "2030-01-15",
+      "2030-02-15",
+      "2030-03-31",
+    ]);
+    expect(explicit.dueDate).toBe("2030-01-15"); // the first installment's date when dueDate is omitted
+    expect(planOf(explicit)).toEqual([
       ["100000", "0", "3566", "103566"],
       ["100000", "0", "3566", "103566"],
       ["100000", "0", "3568", "103568"],
@@ -248,11 +249,12 @@ describe("hand-computed invoice examples (GraphQL over HTTP)", () => {
       installmentCount: 3,
       dueDate: "2030-01-01",
     });
-    assert.equal(every30.dueDate, "2030-01-01");
-    assert.deepEqual(
-      every30.installments.nodes.map((i: any) => i.dueDate),
-      ["2030-01-01", "2030-01-31", "2030-03-02"],
-    );
+    expect(every30.dueDate).toBe("2030-01-01");
+    expect(every30.installments.nodes.map((i: any) => i.dueDate)).toEqual([
+      "2030-01-01",
+      "2030-01-31",
+      "2030-03-02",
+    ]);
 
     // installmentIntervalDays 14: 01-01, 01-15, 01-29
     const every14 = await createInvoice({
@@ -263,10 +265,11 @@ describe("hand-computed invoice examples (GraphQL over HTTP)", () => {
       dueDate: "2030-01-01",
       installmentIntervalDays: 14,
     });
-    assert.deepEqual(
-      every14.installments.nodes.map((i: any) => i.dueDate),
-      ["2030-01-01", "2030-01-15", "2030-01-29"],
-    );
+    expect(every14.installments.nodes.map((i: any) => i.dueDate)).toEqual([
+      "2030-01-01",
+      "2030-01-15",
+      "2030-01-29",
+    ]);
   });
 
   it("createInvoice with 3 line items and 4 installments returns the whole schedule in one call", async () => {
@@ -310,15 +313,18 @@ describe("hand-computed invoice examples (GraphQL over HTTP)", () => {
       },
       tenant.apiKey,
     );
-    assert.equal(res.status, 200);
-    assert.equal(res.body.errors, undefined, JSON.stringify(res.body.errors));
+    expect(res.status).toBe(200);
+    // JSON.stringify(res.body.errors)
+    expect(res.body.errors).toBe(undefined);
     const invoice = res.body.data.createInvoice.invoice;
-    assert.deepEqual(
-      [invoice.subtotal, invoice.taxTotal, invoice.serviceFee, invoice.total],
-      ["529501", "47245", "18726", "595472"],
-    );
-    assert.equal(invoice.lineItems.totalCount, 3);
-    assert.deepEqual(invoice.installments.nodes, [
+    expect([invoice.subtotal, invoice.taxTotal, invoice.serviceFee, invoice.total]).toEqual([
+      "529501",
+      "47245",
+      "18726",
+      "595472",
+    ]);
+    expect(invoice.lineItems.totalCount).toBe(3);
+    expect(invoice.installments.nodes).toEqual([
       {
         number: 1,
         dueDate: "2030-10-01",
@@ -363,17 +369,17 @@ describe("hand-computed invoice examples (GraphQL over HTTP)", () => {
     // Σ to the minor unit, and the stored rows say the same.
     const sum = (k: string) =>
       invoice.installments.nodes.reduce((a: bigint, i: any) => a + BigInt(i[k]), 0n).toString();
-    assert.equal(sum("principal"), invoice.subtotal);
-    assert.equal(sum("taxAmount"), invoice.taxTotal);
-    assert.equal(sum("feeAmount"), invoice.serviceFee);
-    assert.equal(sum("total"), invoice.total);
+    expect(sum("principal")).toBe(invoice.subtotal);
+    expect(sum("taxAmount")).toBe(invoice.taxTotal);
+    expect(sum("feeAmount")).toBe(invoice.serviceFee);
+    expect(sum("total")).toBe(invoice.total);
     const { rows } = await db.pool.query(
       `select i.tenant_id, i.total::text, i.external_ref, count(*)::int as n, sum(s.total)::text as plan_total
          from paytrust_public.invoices i join paytrust_public.installments s on s.invoice_id = i.id
         where i.id = $1 group by i.id`,
       [invoice.id],
     );
-    assert.deepEqual(rows[0], {
+    expect(rows[0]).toEqual({
       tenant_id: tenant.tenantId,
       total: "595472",
       external_ref: "PO-2030-10",
@@ -395,11 +401,13 @@ describe("hand-computed invoice examples (GraphQL over HTTP)", () => {
       ],
       installmentCount: 2,
     });
-    assert.deepEqual(
-      [invoice.subtotal, invoice.taxTotal, invoice.serviceFee, invoice.total],
-      ["10001", "10001", "2580", "22582"],
-    );
-    assert.deepEqual(planOf(invoice), [
+    expect([invoice.subtotal, invoice.taxTotal, invoice.serviceFee, invoice.total]).toEqual([
+      "10001",
+      "10001",
+      "2580",
+      "22582",
+    ]);
+    expect(planOf(invoice)).toEqual([
       ["5000", "5000", "1290", "11290"],
       ["5001", "5001", "1290", "11292"],
     ]);

@@ -4,8 +4,7 @@
  * grant), the deferred consistency check (PTSUM), status transitions,
  * cancelInvoice, createSupplementaryInvoice and installment sequencing.
  */
-import assert from "node:assert/strict";
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import type pg from "pg";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { asRole, createTenant, freshDatabase, sqlError, type TestDatabase } from "../helpers/db.ts";
@@ -65,7 +64,8 @@ describe("invoice lifecycle", () => {
       },
       apiKey,
     );
-    assert.equal(res.body.errors, undefined, JSON.stringify(res.body.errors));
+    // JSON.stringify(res.body.errors)
+    expect(res.body.errors).toBe(undefined);
     return res.body.data.createInvoice.invoice;
   }
 
@@ -120,8 +120,9 @@ describe("invoice lifecycle", () => {
         { id: open.id, patch: { description: "Edited" } },
         tenant.apiKey,
       );
-      assert.equal(res.body.errors, undefined, JSON.stringify(res.body.errors));
-      assert.equal(res.body.data.updateInvoice.invoice.description, "Edited");
+      // JSON.stringify(res.body.errors)
+      expect(res.body.errors).toBe(undefined);
+      expect(res.body.data.updateInvoice.invoice.description).toBe("Edited");
     });
 
     it("refuses updateInvoice through GraphQL (PTIMM)", async () => {
@@ -133,9 +134,10 @@ describe("invoice lifecycle", () => {
         { externalRef: "NEW-REF" },
       ]) {
         const res = await app.gql(UPDATE, { id: invoice.id, patch }, tenant.apiKey);
-        assert.equal(res.body.errors?.[0]?.extensions?.code, "PTIMM", JSON.stringify(res.body));
+        // JSON.stringify(res.body)
+        expect(res.body.errors?.[0]?.extensions?.code).toBe("PTIMM");
       }
-      assert.deepEqual(await snapshot(invoice.id), frozen);
+      expect(await snapshot(invoice.id)).toEqual(frozen);
     });
 
     it("refuses descriptive updates in SQL as the tenant role (PTIMM)", async () => {
@@ -147,16 +149,14 @@ describe("invoice lifecycle", () => {
           "due_date = '2031-01-01'",
           "external_ref = 'NEW-REF'",
         ]) {
-          assert.equal(
+          expect(
             await sqlError(client, `update paytrust_public.invoices set ${set} where id = $1`, [
               invoice.id,
             ]),
-            "PTIMM",
-            set,
-          );
+          ).toBe("PTIMM");
         }
       });
-      assert.deepEqual(await snapshot(invoice.id), frozen);
+      expect(await snapshot(invoice.id)).toEqual(frozen);
     });
 
     it("refuses every change of amounts, lines and plan even to the owner role (PTIMM)", async () => {
@@ -259,23 +259,22 @@ describe("invoice lifecycle", () => {
         const outcomes: Record<string, string | null> = {};
         for (const [label, sql, params] of attempts)
           outcomes[label] = await sqlError(client, sql, params);
-        assert.deepEqual(outcomes, Object.fromEntries(attempts.map(([label]) => [label, "PTIMM"])));
+        expect(outcomes).toEqual(Object.fromEntries(attempts.map(([label]) => [label, "PTIMM"])));
       });
-      assert.deepEqual(await snapshot(invoice.id), frozen);
+      expect(await snapshot(invoice.id)).toEqual(frozen);
     });
 
     it("still lets payment progress move: installment status/paid_amount, invoice amount_paid/status", async () => {
       await asOwner(async (client) => {
-        assert.equal(
+        expect(
           await sqlError(
             client,
             `update paytrust_public.installments set status = 'paid', paid_amount = total, paid_at = now()
               where invoice_id = $1 and number = 1`,
             [invoice.id],
           ),
-          null,
-        );
-        assert.equal(
+        ).toBe(null);
+        expect(
           await sqlError(
             client,
             `update paytrust_public.invoices
@@ -284,15 +283,14 @@ describe("invoice lifecycle", () => {
               where id = $1`,
             [invoice.id],
           ),
-          null,
-        );
+        ).toBe(null);
         // The deferred consistency check accepts it too.
-        assert.equal(await sqlError(client, "set constraints all immediate"), null);
+        expect(await sqlError(client, "set constraints all immediate")).toBe(null);
         const { rows } = await client.query(
           "select status, paid_amount = total as fully from paytrust_public.installments where invoice_id = $1 and number = 1",
           [invoice.id],
         );
-        assert.deepEqual(rows[0], { status: "paid", fully: true });
+        expect(rows[0]).toEqual({ status: "paid", fully: true });
       });
     });
 
@@ -300,49 +298,44 @@ describe("invoice lifecycle", () => {
       // The installment trigger lets status/paid_amount/paid_at move; tenant_id is
       // not payment progress and must stay with the invoice's tenant.
       await asOwner(async (client) => {
-        assert.equal(
+        expect(
           await sqlError(
             client,
             "update paytrust_public.installments set tenant_id = $2 where invoice_id = $1 and number = 1",
             [invoice.id, other.tenantId],
           ),
-          "PTIMM",
-        );
+        ).toBe("PTIMM");
       });
     });
 
     it("before initiation the owner may edit, but currency and tenant never change (PTIMM)", async () => {
       const open = await createInvoice();
       await asOwner(async (client) => {
-        assert.equal(
+        expect(
           await sqlError(
             client,
             "update paytrust_public.invoices set description = 'ok' where id = $1",
             [open.id],
           ),
-          null,
-        );
-        assert.equal(
+        ).toBe(null);
+        expect(
           await sqlError(
             client,
             "update paytrust_public.invoices set currency = 'USD' where id = $1",
             [open.id],
           ),
-          "PTIMM",
-        );
-        assert.equal(
+        ).toBe("PTIMM");
+        expect(
           await sqlError(
             client,
             "update paytrust_public.invoices set tenant_id = $2 where id = $1",
             [open.id, other.tenantId],
           ),
-          "PTIMM",
-        );
+        ).toBe("PTIMM");
         // deleting an invoice without payment is possible (cascades to its lines and plan)
-        assert.equal(
+        expect(
           await sqlError(client, "delete from paytrust_public.invoices where id = $1", [open.id]),
-          null,
-        );
+        ).toBe(null);
       });
     });
   });
@@ -373,8 +366,8 @@ describe("invoice lifecycle", () => {
           [open.id],
         ],
       ]);
-      assert.equal(code, "PTSUM");
-      assert.deepEqual(await snapshot(open.id), before);
+      expect(code).toBe("PTSUM");
+      expect(await snapshot(open.id)).toEqual(before);
     });
 
     it("checks a line or installment inserted later into an existing invoice", async () => {
@@ -388,7 +381,7 @@ describe("invoice lifecycle", () => {
           [open.id],
         ],
       ]);
-      assert.equal(extraLine, "PTSUM");
+      expect(extraLine).toBe("PTSUM");
       // Even with the skip flag set by hand for ANOTHER invoice, this invoice is checked.
       const flagged = await commitFails([
         ["select set_config('paytrust.inserting_invoice', gen_random_uuid()::text, true)", []],
@@ -399,32 +392,31 @@ describe("invoice lifecycle", () => {
           [open.id],
         ],
       ]);
-      assert.equal(flagged, "PTSUM");
-      assert.deepEqual(await snapshot(open.id), before);
+      expect(flagged).toBe("PTSUM");
+      expect(await snapshot(open.id)).toEqual(before);
     });
 
     it("refuses to commit invoice amounts that no longer match lines and plan", async () => {
       const open = await createInvoice();
       const before = await snapshot(open.id);
-      assert.equal(
+      expect(
         await commitFails([
           [
             "update paytrust_public.invoices set subtotal = subtotal + 1, total = total + 1 where id = $1",
             [open.id],
           ],
         ]),
-        "PTSUM",
-      );
-      assert.equal(
+      ).toBe("PTSUM");
+      expect(
         await commitFails([
           [
             "delete from paytrust_public.installments where invoice_id = $1 and number = 3",
             [open.id],
           ],
         ]),
-        "PTSUM",
-      );
-      assert.equal(
+      ).toBe("PTSUM");
+      // an invoice without any line item
+      expect(
         await commitFails([
           ["delete from paytrust_public.line_items where invoice_id = $1", [open.id]],
           [
@@ -436,16 +428,14 @@ describe("invoice lifecycle", () => {
             [open.id],
           ],
         ]),
-        "PTSUM",
-        "an invoice without any line item",
-      );
-      assert.deepEqual(await snapshot(open.id), before);
+      ).toBe("PTSUM");
+      expect(await snapshot(open.id)).toEqual(before);
     });
 
     it("commits a coordinated change whose sums still match (control)", async () => {
       const open = await createInvoice();
       // move one unit of principal from installment 3 to installment 1
-      assert.equal(
+      expect(
         await commitFails([
           [
             `update paytrust_public.installments set principal = principal + 1, total = total + 1
@@ -458,8 +448,7 @@ describe("invoice lifecycle", () => {
             [open.id],
           ],
         ]),
-        null,
-      );
+      ).toBe(null);
     });
   });
 
@@ -473,13 +462,14 @@ describe("invoice lifecycle", () => {
             inv.id,
             status,
           ]);
-        assert.equal(await set("partially_paid"), null); // pending → partially_paid
-        assert.equal(await set("pending"), "PTSTS"); // backwards
-        assert.equal(await set("paid"), null); // partially_paid → paid
+        expect(await set("partially_paid")).toBe(null); // pending → partially_paid
+        expect(await set("pending")).toBe("PTSTS"); // backwards
+        expect(await set("paid")).toBe(null); // partially_paid → paid
         for (const back of ["open", "pending", "partially_paid", "expired", "cancelled"]) {
-          assert.equal(await set(back), "PTSTS", `paid → ${back}`);
+          // `paid → ${back}`
+          expect(await set(back)).toBe("PTSTS");
         }
-        assert.equal(await set("paid"), null); // no-op stays allowed
+        expect(await set("paid")).toBe(null); // no-op stays allowed
       });
     });
 
@@ -492,13 +482,14 @@ describe("invoice lifecycle", () => {
             id,
             status,
           ]);
-        assert.equal(await set(expiring.id, "expired"), null);
-        assert.equal(await set(expiring.id, "open"), "PTSTS");
-        assert.equal(await set(expiring.id, "cancelled"), "PTSTS");
-        assert.equal(await set(expiring.id, "paid"), null);
-        assert.equal(await set(cancelled.id, "cancelled"), null);
+        expect(await set(expiring.id, "expired")).toBe(null);
+        expect(await set(expiring.id, "open")).toBe("PTSTS");
+        expect(await set(expiring.id, "cancelled")).toBe("PTSTS");
+        expect(await set(expiring.id, "paid")).toBe(null);
+        expect(await set(cancelled.id, "cancelled")).toBe(null);
         for (const next of ["open", "pending", "partially_paid", "paid", "expired"]) {
-          assert.equal(await set(cancelled.id, next), "PTSTS", `cancelled → ${next}`);
+          // `cancelled → ${next}`
+          expect(await set(cancelled.id, next)).toBe("PTSTS");
         }
       });
     });
@@ -508,21 +499,24 @@ describe("invoice lifecycle", () => {
     it("cancels an open invoice, idempotently", async () => {
       const inv = await createInvoice();
       const first = await app.gql(CANCEL, { id: inv.id }, tenant.apiKey);
-      assert.equal(first.body.errors, undefined, JSON.stringify(first.body.errors));
+      // JSON.stringify(first.body.errors)
+      expect(first.body.errors).toBe(undefined);
       const cancelled = first.body.data.cancelInvoice.invoice;
-      assert.equal(cancelled.status, "cancelled");
-      assert.ok(cancelled.cancelledAt);
-      assert.equal(cancelled.total, inv.total);
+      expect(cancelled.status).toBe("cancelled");
+      expect(cancelled.cancelledAt).toBeTruthy();
+      expect(cancelled.total).toBe(inv.total);
 
       const again = await app.gql(CANCEL, { id: inv.id }, tenant.apiKey);
-      assert.equal(again.body.errors, undefined, JSON.stringify(again.body.errors));
-      assert.equal(again.body.data.cancelInvoice.invoice.status, "cancelled");
-      assert.equal(again.body.data.cancelInvoice.invoice.cancelledAt, cancelled.cancelledAt);
+      // JSON.stringify(again.body.errors)
+      expect(again.body.errors).toBe(undefined);
+      expect(again.body.data.cancelInvoice.invoice.status).toBe("cancelled");
+      expect(again.body.data.cancelInvoice.invoice.cancelledAt).toBe(cancelled.cancelledAt);
       const { rows } = await db.pool.query(
         "select count(*)::int as n from paytrust_public.audit_events where action = 'invoice.cancel' and subject_id = $1",
         [inv.id],
       );
-      assert.equal(rows[0].n, 1, "one cancellation recorded");
+      // one cancellation recorded
+      expect(rows[0].n).toBe(1);
     });
 
     it("refuses to cancel once a payment is initiated (PTSTS)", async () => {
@@ -530,22 +524,24 @@ describe("invoice lifecycle", () => {
       await initiate(inv.id);
       const before = await snapshot(inv.id);
       const res = await app.gql(CANCEL, { id: inv.id }, tenant.apiKey);
-      assert.equal(res.body.errors?.[0]?.extensions?.code, "PTSTS", JSON.stringify(res.body));
-      assert.deepEqual(await snapshot(inv.id), before);
+      // JSON.stringify(res.body)
+      expect(res.body.errors?.[0]?.extensions?.code).toBe("PTSTS");
+      expect(await snapshot(inv.id)).toEqual(before);
     });
 
     it("does not find another tenant's invoice (PTNFD)", async () => {
       const inv = await createInvoice();
       const before = await snapshot(inv.id);
       const res = await app.gql(CANCEL, { id: inv.id }, other.apiKey);
-      assert.equal(res.body.errors?.[0]?.extensions?.code, "PTNFD", JSON.stringify(res.body));
-      assert.deepEqual(await snapshot(inv.id), before);
+      // JSON.stringify(res.body)
+      expect(res.body.errors?.[0]?.extensions?.code).toBe("PTNFD");
+      expect(await snapshot(inv.id)).toEqual(before);
       const missing = await app.gql(
         CANCEL,
         { id: "00000000-0000-0000-0000-000000000001" },
         tenant.apiKey,
       );
-      assert.equal(missing.body.errors?.[0]?.extensions?.code, "PTNFD");
+      expect(missing.body.errors?.[0]?.extensions?.code).toBe("PTNFD");
     });
   });
 
@@ -575,8 +571,9 @@ describe("invoice lifecycle", () => {
         { input: { parentInvoiceId: parent.id, ...EXTRA } },
         tenant.apiKey,
       );
-      assert.equal(res.body.errors?.[0]?.extensions?.code, "PTPAR", JSON.stringify(res.body));
-      assert.deepEqual(await counts(), before);
+      // JSON.stringify(res.body)
+      expect(res.body.errors?.[0]?.extensions?.code).toBe("PTPAR");
+      expect(await counts()).toEqual(before);
     });
 
     it("adds a linked invoice in the parent's currency, gateway and customer; the parent stays unchanged", async () => {
@@ -593,43 +590,46 @@ describe("invoice lifecycle", () => {
         { input: { parentInvoiceId: parent.id, ...EXTRA } },
         tenant.apiKey,
       );
-      assert.equal(res.body.errors, undefined, JSON.stringify(res.body.errors));
+      // JSON.stringify(res.body.errors)
+      expect(res.body.errors).toBe(undefined);
       const sup = res.body.data.createSupplementaryInvoice.invoice;
-      assert.notEqual(sup.id, parent.id);
-      assert.equal(sup.parentInvoiceId, parent.id);
-      assert.equal(sup.parentInvoice.id, parent.id);
-      assert.equal(sup.currency, "USD");
-      assert.equal(sup.gateway, "xendit");
-      assert.equal(sup.customerName, "Acme Corp");
-      assert.equal(sup.customerEmail, "ap@acme.example");
-      assert.equal(sup.status, "open");
-      assert.equal(sup.paymentInitiatedAt, null);
-      assert.match(sup.description, /^Supplement to invoice \d+$/);
+      expect(sup.id).not.toBe(parent.id);
+      expect(sup.parentInvoiceId).toBe(parent.id);
+      expect(sup.parentInvoice.id).toBe(parent.id);
+      expect(sup.currency).toBe("USD");
+      expect(sup.gateway).toBe("xendit");
+      expect(sup.customerName).toBe("Acme Corp");
+      expect(sup.customerEmail).toBe("ap@acme.example");
+      expect(sup.status).toBe("open");
+      expect(sup.paymentInitiatedAt).toBe(null);
+      expect(sup.description).toMatch(/^Supplement to invoice \d+$/);
       // Own lines and plan, USD fee 2.90 % + 30:
       // 50,000 + tax 5,500; 4 × 7,500 = 30,000 tax 0 → subtotal 80,000, tax 5,500
       // fee = 85,500 × 2.90 % = 2,479.5 → 2,480, + 30 = 2,510; total 88,010
       // plan: principal 40,000 / 40,000; tax 2,750 / 2,750; fee 1,255 / 1,255
-      assert.deepEqual(
-        sup.lineItems.nodes.map((l: any) => l.description),
-        ["Extra delivery", "Gift wrap"],
-      );
-      assert.deepEqual(
-        [sup.subtotal, sup.taxTotal, sup.serviceFee, sup.total],
-        ["80000", "5500", "2510", "88010"],
-      );
-      assert.deepEqual(
+      expect(sup.lineItems.nodes.map((l: any) => l.description)).toEqual([
+        "Extra delivery",
+        "Gift wrap",
+      ]);
+      expect([sup.subtotal, sup.taxTotal, sup.serviceFee, sup.total]).toEqual([
+        "80000",
+        "5500",
+        "2510",
+        "88010",
+      ]);
+      expect(
         sup.installments.nodes.map((i: any) => [i.principal, i.taxAmount, i.feeAmount, i.total]),
-        [
-          ["40000", "2750", "1255", "44005"],
-          ["40000", "2750", "1255", "44005"],
-        ],
-      );
-      assert.deepEqual(await snapshot(parent.id), before, "the parent is unchanged");
+      ).toEqual([
+        ["40000", "2750", "1255", "44005"],
+        ["40000", "2750", "1255", "44005"],
+      ]);
+      // the parent is unchanged
+      expect(await snapshot(parent.id)).toEqual(before);
       const { rows } = await db.pool.query(
         "select id from paytrust_public.invoices where parent_invoice_id = $1",
         [parent.id],
       );
-      assert.deepEqual(rows, [{ id: sup.id }]);
+      expect(rows).toEqual([{ id: sup.id }]);
     });
 
     it("validates the supplement's own lines and plan (PTEMP, PTINS), writing nothing", async () => {
@@ -641,14 +641,14 @@ describe("invoice lifecycle", () => {
         { input: { parentInvoiceId: parent.id, lineItems: [] } },
         tenant.apiKey,
       );
-      assert.equal(empty.body.errors?.[0]?.extensions?.code, "PTEMP");
+      expect(empty.body.errors?.[0]?.extensions?.code).toBe("PTEMP");
       const plan = await app.gql(
         SUPPLEMENT,
         { input: { parentInvoiceId: parent.id, ...EXTRA, installmentCount: 13 } },
         tenant.apiKey,
       );
-      assert.equal(plan.body.errors?.[0]?.extensions?.code, "PTINS");
-      assert.deepEqual(await counts(), before);
+      expect(plan.body.errors?.[0]?.extensions?.code).toBe("PTINS");
+      expect(await counts()).toEqual(before);
     });
 
     it("does not find another tenant's parent (PTNFD)", async () => {
@@ -660,8 +660,9 @@ describe("invoice lifecycle", () => {
         { input: { parentInvoiceId: parent.id, ...EXTRA } },
         other.apiKey,
       );
-      assert.equal(res.body.errors?.[0]?.extensions?.code, "PTNFD", JSON.stringify(res.body));
-      assert.deepEqual(await counts(), before);
+      // JSON.stringify(res.body)
+      expect(res.body.errors?.[0]?.extensions?.code).toBe("PTNFD");
+      expect(await counts()).toEqual(before);
     });
   });
 
@@ -671,13 +672,14 @@ describe("invoice lifecycle", () => {
       await initiate(inv.id);
       const canStart = async (n: number) => {
         const res = await app.gql(CAN_START, { id: inv.id, n }, tenant.apiKey);
-        assert.equal(res.body.errors, undefined, JSON.stringify(res.body.errors));
+        // JSON.stringify(res.body.errors)
+        expect(res.body.errors).toBe(undefined);
         return [res.body.data.installmentCanStart, res.body.data.invoice.nextInstallmentNumber];
       };
-      assert.deepEqual(await canStart(1), [true, 1]);
-      assert.deepEqual(await canStart(2), [false, 1]);
-      assert.deepEqual(await canStart(3), [false, 1]);
-      assert.deepEqual(await canStart(4), [false, 1]); // no such installment
+      expect(await canStart(1)).toEqual([true, 1]);
+      expect(await canStart(2)).toEqual([false, 1]);
+      expect(await canStart(3)).toEqual([false, 1]);
+      expect(await canStart(4)).toEqual([false, 1]); // no such installment
 
       // Installment 1 paid (as the webhook processing would, as owner): allowed by the trigger.
       await db.pool.query(
@@ -685,9 +687,9 @@ describe("invoice lifecycle", () => {
           where invoice_id = $1 and number = 1`,
         [inv.id],
       );
-      assert.deepEqual(await canStart(1), [false, 2]); // already paid
-      assert.deepEqual(await canStart(2), [true, 2]);
-      assert.deepEqual(await canStart(3), [false, 2]);
+      expect(await canStart(1)).toEqual([false, 2]); // already paid
+      expect(await canStart(2)).toEqual([true, 2]);
+      expect(await canStart(3)).toEqual([false, 2]);
 
       // The same answer in SQL as the tenant role.
       await asRole(db.pool, "paytrust_tenant", { tenantId: tenant.tenantId }, async (client) => {
@@ -697,7 +699,7 @@ describe("invoice lifecycle", () => {
                   paytrust_public.installment_can_start($1, 3) as three`,
           [inv.id],
         );
-        assert.deepEqual(rows[0], { one: false, two: true, three: false });
+        expect(rows[0]).toEqual({ one: false, two: true, three: false });
       });
 
       await db.pool.query(
@@ -705,15 +707,16 @@ describe("invoice lifecycle", () => {
           where invoice_id = $1 and number = 2`,
         [inv.id],
       );
-      assert.deepEqual(await canStart(3), [true, 3]);
+      expect(await canStart(3)).toEqual([true, 3]);
     });
 
     it("another tenant learns nothing from installmentCanStart", async () => {
       const inv = await createInvoice({ installmentCount: 2 });
       const res = await app.gql(CAN_START, { id: inv.id, n: 1 }, other.apiKey);
-      assert.equal(res.body.errors, undefined, JSON.stringify(res.body.errors));
-      assert.equal(res.body.data.installmentCanStart, false);
-      assert.equal(res.body.data.invoice, null);
+      // JSON.stringify(res.body.errors)
+      expect(res.body.errors).toBe(undefined);
+      expect(res.body.data.installmentCanStart).toBe(false);
+      expect(res.body.data.invoice).toBe(null);
     });
   });
 });

@@ -7,8 +7,7 @@
  * runs inside a SAVEPOINT and is rolled back to it (fee configuration
  * changes included), so thousands of invoices cost a few seconds.
  */
-import assert from "node:assert/strict";
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import fc from "fast-check";
 import type pg from "pg";
 import { createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
@@ -109,17 +108,17 @@ function sum(values: string[]): bigint {
 
 describe("the BigInt oracle", () => {
   it("rounds half up and splits with the last installment absorbing the remainder", () => {
-    assert.equal(divHalfUp(5n, 10n), 1n); // 0.5 → 1
-    assert.equal(divHalfUp(4n, 10n), 0n); // 0.4 → 0
-    assert.equal(divHalfUp(15n, 10n), 2n); // 1.5 → 2
-    assert.equal(lineTax(61_750n, 1100), 6793n); // 6792.5 → 6793
-    assert.equal(lineTax(425n, 600), 26n); // 25.5 → 26
-    assert.equal(serviceFee(6752n, 406n, 290, 30n), 238n); // 207.582 → 208, + 30
-    assert.deepEqual(split(100n, [1n, 1n, 1n]), [33n, 33n, 34n]);
-    assert.deepEqual(split(1_000_003n, [1n, 2n, 3n, 4n]), [100_000n, 200_000n, 300_000n, 400_003n]);
-    assert.equal(rateString(1155), "11.55");
-    assert.equal(rateString(5), "0.05");
-    assert.equal(rateString(10_000), "100.00");
+    expect(divHalfUp(5n, 10n)).toBe(1n); // 0.5 → 1
+    expect(divHalfUp(4n, 10n)).toBe(0n); // 0.4 → 0
+    expect(divHalfUp(15n, 10n)).toBe(2n); // 1.5 → 2
+    expect(lineTax(61_750n, 1100)).toBe(6793n); // 6792.5 → 6793
+    expect(lineTax(425n, 600)).toBe(26n); // 25.5 → 26
+    expect(serviceFee(6752n, 406n, 290, 30n)).toBe(238n); // 207.582 → 208, + 30
+    expect(split(100n, [1n, 1n, 1n])).toEqual([33n, 33n, 34n]);
+    expect(split(1_000_003n, [1n, 2n, 3n, 4n])).toEqual([100_000n, 200_000n, 300_000n, 400_003n]);
+    expect(rateString(1155)).toBe("11.55");
+    expect(rateString(5)).toBe("0.05");
+    expect(rateString(10_000)).toBe("100.00");
   });
 });
 
@@ -226,11 +225,15 @@ describe("money rules in SQL (property-based)", () => {
               [value, mode],
             );
             if (expected > MAX_AMOUNT || expected < -MAX_AMOUNT) {
-              assert.deepEqual(res, { code: "PTCAP" }, `${value} ${mode}`);
+              // `${value} ${mode}`
+              expect(res).toEqual({ code: "PTCAP" });
             } else {
-              assert.ok("rows" in res, `${value} ${mode} failed with ${JSON.stringify(res)}`);
-              assert.match(res.rows[0].r, /^-?\d+$/);
-              assert.equal(BigInt(res.rows[0].r), expected, `${value} ${mode}`);
+              // `${value} ${mode} failed with ${JSON.stringify(res)}`
+              expect("rows" in res).toBeTruthy();
+              const { rows } = res as { rows: any[] };
+              expect(rows[0].r).toMatch(/^-?\d+$/);
+              // `${value} ${mode}`
+              expect(BigInt(rows[0].r)).toBe(expected);
             }
           }),
           { numRuns: 1000 },
@@ -244,7 +247,7 @@ describe("money rules in SQL (property-based)", () => {
                 paytrust_public.round_minor(2.4999)::text as c, paytrust_public.round_minor(-2.5, 'down')::text as d,
                 paytrust_public.round_minor(null, 'down') as e, paytrust_public.max_amount()::text as max`,
       );
-      assert.deepEqual(rows[0], {
+      expect(rows[0]).toEqual({
         a: "3",
         b: "-3",
         c: "2",
@@ -252,7 +255,7 @@ describe("money rules in SQL (property-based)", () => {
         e: null,
         max: MAX_AMOUNT.toString(),
       });
-      assert.deepEqual(await tryQuery("select paytrust_public.round_minor(1.5, 'bankers')"), {
+      expect(await tryQuery("select paytrust_public.round_minor(1.5, 'bankers')")).toEqual({
         code: "PTVAL",
       });
     });
@@ -289,21 +292,22 @@ describe("money rules in SQL (property-based)", () => {
             const principals = split(subtotal, weights);
             const taxes = split(tax, weights);
             const fees = split(fee, weights);
-            assert.equal(rows.length, weights.length);
+            expect(rows.length).toBe(weights.length);
             rows.forEach((r, i) => {
-              assert.equal(r.number, i + 1);
+              expect(r.number).toBe(i + 1);
               for (const k of ["principal", "tax_amount", "fee_amount", "total"]) {
-                assert.match(r[k], INTEGER, `${k} of #${i + 1} is a non-negative integer`);
+                // `${k} of #${i + 1} is a non-negative integer`
+                expect(r[k]).toMatch(INTEGER);
               }
-              assert.equal(BigInt(r.principal), principals[i]);
-              assert.equal(BigInt(r.tax_amount), taxes[i]);
-              assert.equal(BigInt(r.fee_amount), fees[i]);
-              assert.equal(BigInt(r.total), principals[i]! + taxes[i]! + fees[i]!);
+              expect(BigInt(r.principal)).toBe(principals[i]);
+              expect(BigInt(r.tax_amount)).toBe(taxes[i]);
+              expect(BigInt(r.fee_amount)).toBe(fees[i]);
+              expect(BigInt(r.total)).toBe(principals[i]! + taxes[i]! + fees[i]!);
             });
-            assert.equal(sum(rows.map((r) => r.principal)), subtotal);
-            assert.equal(sum(rows.map((r) => r.tax_amount)), tax);
-            assert.equal(sum(rows.map((r) => r.fee_amount)), fee);
-            assert.equal(sum(rows.map((r) => r.total)), subtotal + tax + fee);
+            expect(sum(rows.map((r) => r.principal))).toBe(subtotal);
+            expect(sum(rows.map((r) => r.tax_amount))).toBe(tax);
+            expect(sum(rows.map((r) => r.fee_amount))).toBe(fee);
+            expect(sum(rows.map((r) => r.total))).toBe(subtotal + tax + fee);
           },
         ),
         { numRuns: 1000 },
@@ -317,10 +321,9 @@ describe("money rules in SQL (property-based)", () => {
       // then becomes 1 and round_minor(…, 'down') returns one unit too much.
       // Hand-checked instance: 10000500000001 × 20000 / 20001
       //   = 10000000000000.99995000249… → truncated share 10000000000000, last 500000001.
-      assert.deepEqual(
+      expect(
         (await callSplit(10_000_500_000_001n, 0n, 0n, [20_000n, 1n])).map((r) => r.principal),
-        ["10000000000000", "500000001"],
-      );
+      ).toEqual(["10000000000000", "500000001"]);
       // The same rule for any Σw >= 20001: with weights [Σw − 1, 1] and
       // subtotal ≡ 1 (mod Σw), the first share's fraction is (Σw − 1)/Σw.
       await fc.assert(
@@ -331,11 +334,8 @@ describe("money rules in SQL (property-based)", () => {
             const subtotal = (around / weightSum) * weightSum + 1n;
             const weights = [weightSum - 1n, 1n];
             const rows = await callSplit(subtotal, 0n, 0n, weights);
-            assert.deepEqual(
-              rows.map((r) => BigInt(r.principal)),
-              split(subtotal, weights),
-              `subtotal ${subtotal}, weights ${weights.join(",")}`,
-            );
+            // `subtotal ${subtotal}, weights ${weights.join(",")}`
+            expect(rows.map((r) => BigInt(r.principal))).toEqual(split(subtotal, weights));
           },
         ),
         { numRuns: 50 },
@@ -354,7 +354,7 @@ describe("money rules in SQL (property-based)", () => {
         const res = await tryQuery(
           `select * from paytrust_public.split_installments(100, 10, 5, ${weights})`,
         );
-        assert.deepEqual(res, { code }, weights);
+        expect(res).toEqual({ code });
       }
     });
   });
@@ -454,37 +454,35 @@ describe("money rules in SQL (property-based)", () => {
             // The deferred consistency check (PTSUM) must accept what create_invoice wrote.
             await client.query("set constraints all immediate");
 
-            const ctx = JSON.stringify({
-              currency,
-              ...c,
-              weights: weights.map(String),
-              lines: c.lines.map((l) => ({ ...l, unitPrice: String(l.unitPrice) })),
-              feeFixed: String(c.feeFixed),
-              weightPool: undefined,
-            });
-            assert.equal(inv.tenant_id, tenantId);
-            assert.equal(inv.currency, currency);
-            assert.equal(inv.installment_count, c.count);
-            assert.equal(inv.fee_fixed, c.feeFixed.toString());
+            expect(inv.tenant_id).toBe(tenantId);
+            expect(inv.currency).toBe(currency);
+            expect(inv.installment_count).toBe(c.count);
+            expect(inv.fee_fixed).toBe(c.feeFixed.toString());
             for (const k of ["subtotal", "tax_total", "service_fee", "total"]) {
-              assert.match(inv[k], INTEGER, `${k} is an integer string: ${ctx}`);
+              // `${k} is an integer string`
+              expect(inv[k]).toMatch(INTEGER);
             }
-            assert.equal(BigInt(inv.subtotal), expected.subtotal, `subtotal ${ctx}`);
-            assert.equal(BigInt(inv.tax_total), expected.taxTotal, `taxTotal ${ctx}`);
-            assert.equal(BigInt(inv.service_fee), expected.serviceFee, `serviceFee ${ctx}`);
-            assert.equal(BigInt(inv.total), expected.total, `total ${ctx}`);
-            assert.equal(
-              BigInt(inv.total),
+            // `subtotal`
+            expect(BigInt(inv.subtotal)).toBe(expected.subtotal);
+            // `taxTotal`
+            expect(BigInt(inv.tax_total)).toBe(expected.taxTotal);
+            // `serviceFee`
+            expect(BigInt(inv.service_fee)).toBe(expected.serviceFee);
+            // `total`
+            expect(BigInt(inv.total)).toBe(expected.total);
+            expect(BigInt(inv.total)).toBe(
               BigInt(inv.subtotal) + BigInt(inv.tax_total) + BigInt(inv.service_fee),
             );
 
             const lines = children[0].lines as { amount: string; tax: string }[];
-            assert.equal(lines.length, c.lines.length);
+            expect(lines.length).toBe(c.lines.length);
             lines.forEach((l, i) => {
-              assert.match(l.amount, INTEGER);
-              assert.match(l.tax, INTEGER);
-              assert.equal(BigInt(l.amount), expected.lines[i]!.amount, `line ${i + 1} ${ctx}`);
-              assert.equal(BigInt(l.tax), expected.lines[i]!.tax, `line ${i + 1} tax ${ctx}`);
+              expect(l.amount).toMatch(INTEGER);
+              expect(l.tax).toMatch(INTEGER);
+              // `line ${i + 1}`
+              expect(BigInt(l.amount)).toBe(expected.lines[i]!.amount);
+              // `line ${i + 1} tax`
+              expect(BigInt(l.tax)).toBe(expected.lines[i]!.tax);
             });
 
             const plan = children[0].plan as {
@@ -494,36 +492,34 @@ describe("money rules in SQL (property-based)", () => {
               fee: string;
               total: string;
             }[];
-            assert.equal(plan.length, c.count);
+            expect(plan.length).toBe(c.count);
             plan.forEach((p, i) => {
-              assert.equal(p.number, i + 1);
+              expect(p.number).toBe(i + 1);
               for (const k of ["principal", "tax", "fee", "total"] as const) {
-                assert.match(
-                  p[k],
-                  INTEGER,
-                  `installment ${i + 1} ${k} non-negative integer ${ctx}`,
-                );
+                // `installment ${i + 1} ${k} non-negative integer`
+                expect(p[k]).toMatch(INTEGER);
               }
               const e = expected.plan[i]!;
-              assert.equal(
-                BigInt(p.principal),
-                e.principal,
-                `installment ${i + 1} principal ${ctx}`,
-              );
-              assert.equal(BigInt(p.tax), e.tax, `installment ${i + 1} tax ${ctx}`);
-              assert.equal(BigInt(p.fee), e.fee, `installment ${i + 1} fee ${ctx}`);
-              assert.equal(BigInt(p.total), e.total, `installment ${i + 1} total ${ctx}`);
+              // `installment ${i + 1} principal`
+              expect(BigInt(p.principal)).toBe(e.principal);
+              // `installment ${i + 1} tax`
+              expect(BigInt(p.tax)).toBe(e.tax);
+              // `installment ${i + 1} fee`
+              expect(BigInt(p.fee)).toBe(e.fee);
+              // `installment ${i + 1} total`
+              expect(BigInt(p.total)).toBe(e.total);
             });
-            assert.equal(sum(plan.map((p) => p.principal)), BigInt(inv.subtotal));
-            assert.equal(sum(plan.map((p) => p.tax)), BigInt(inv.tax_total));
-            assert.equal(sum(plan.map((p) => p.fee)), BigInt(inv.service_fee));
-            assert.equal(sum(plan.map((p) => p.total)), BigInt(inv.total));
+            expect(sum(plan.map((p) => p.principal))).toBe(BigInt(inv.subtotal));
+            expect(sum(plan.map((p) => p.tax))).toBe(BigInt(inv.tax_total));
+            expect(sum(plan.map((p) => p.fee))).toBe(BigInt(inv.service_fee));
+            expect(sum(plan.map((p) => p.total))).toBe(BigInt(inv.total));
           });
           checked++;
         }),
         { numRuns: RUNS_PER_CURRENCY },
       );
-      assert.ok(checked >= RUNS_PER_CURRENCY, `${checked} cases checked`);
+      // `${checked} cases checked`
+      expect(checked >= RUNS_PER_CURRENCY).toBeTruthy();
     });
   }
 
@@ -543,11 +539,8 @@ describe("money rules in SQL (property-based)", () => {
         "select principal::text from paytrust_public.installments where invoice_id = $1 order by number",
         [rows[0].id],
       );
-      assert.equal(rows.length, 1);
-      assert.deepEqual(
-        plan.map((r) => r.principal),
-        ["10000000000000", "500000001"],
-      );
+      expect(rows.length).toBe(1);
+      expect(plan.map((r) => r.principal)).toEqual(["10000000000000", "500000001"]);
     });
   });
 });

@@ -4,9 +4,9 @@
  * (invoices, line items, installments and invoice audit rows counted before
  * and after). Idempotency keys: replay, conflict, concurrency.
  */
-import assert from "node:assert/strict";
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
+import { inContext } from "../helpers/context.ts";
 import { createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
 
 const CREATE = `mutation ($input: CreateInvoiceInput!) {
@@ -62,29 +62,29 @@ describe("createInvoice validation (GraphQL over HTTP)", () => {
   async function expectRefused(input: Record<string, unknown>, code: string): Promise<void> {
     const before = await counts();
     const res = await create(input);
-    const label = JSON.stringify(input).slice(0, 300);
-    assert.equal(res.status, 200, label);
-    assert.ok(res.body.errors?.length, `expected ${code}, got no error: ${label}`);
-    assert.equal(
-      res.body.errors[0].extensions?.code,
-      code,
-      `${label}: ${JSON.stringify(res.body.errors)}`,
-    );
-    assert.equal(res.body.data?.createInvoice ?? null, null);
-    assert.deepEqual(await counts(), before, `no partial write: ${label}`);
+    const after = await counts();
+    await inContext(JSON.stringify(input).slice(0, 300), () => {
+      expect(res.status).toBe(200);
+      expect(res.body.errors?.length).toBeTruthy();
+      expect(res.body.errors[0].extensions?.code).toBe(code);
+      expect(res.body.data?.createInvoice ?? null).toBe(null);
+      // no partial write
+      expect(after).toEqual(before);
+    });
   }
 
   it("accepts the base input (control)", async () => {
     const before = await counts();
     const res = await create(BASE);
-    assert.equal(res.body.errors, undefined, JSON.stringify(res.body.errors));
-    assert.equal(res.body.data.createInvoice.invoice.lineItems.totalCount, 1);
-    assert.equal(res.body.data.createInvoice.invoice.installments.totalCount, 1);
+    // JSON.stringify(res.body.errors)
+    expect(res.body.errors).toBe(undefined);
+    expect(res.body.data.createInvoice.invoice.lineItems.totalCount).toBe(1);
+    expect(res.body.data.createInvoice.invoice.installments.totalCount).toBe(1);
     const afterCounts = await counts();
-    assert.equal(afterCounts.invoices, before.invoices! + 1);
-    assert.equal(afterCounts.line_items, before.line_items! + 1);
-    assert.equal(afterCounts.installments, before.installments! + 1);
-    assert.equal(afterCounts.audits, before.audits! + 1);
+    expect(afterCounts.invoices).toBe(before.invoices! + 1);
+    expect(afterCounts.line_items).toBe(before.line_items! + 1);
+    expect(afterCounts.installments).toBe(before.installments! + 1);
+    expect(afterCounts.audits).toBe(before.audits! + 1);
   });
 
   describe("currency and gateway", () => {
@@ -176,7 +176,8 @@ describe("createInvoice validation (GraphQL over HTTP)", () => {
     it("accepts the boundary tax rates 0, 100 and 11.55 (control)", async () => {
       for (const taxRate of ["0", "100", "11.55", "100.00"]) {
         const res = await create({ ...BASE, lineItems: [line({ taxRate })] });
-        assert.equal(res.body.errors, undefined, `${taxRate}: ${JSON.stringify(res.body.errors)}`);
+        // `${taxRate}: ${JSON.stringify(res.body.errors)}`
+        expect(res.body.errors).toBe(undefined);
       }
     });
 
@@ -208,7 +209,7 @@ describe("createInvoice validation (GraphQL over HTTP)", () => {
     it("refuses an invoice whose total exceeds max_amount() (PTCAP)", async () => {
       const { rows } = await db.pool.query("select paytrust_public.max_amount()::text as max");
       const max = rows[0].max as string;
-      assert.equal(max, "999999999999999");
+      expect(max).toBe("999999999999999");
       // the line itself is allowed, the service fee pushes the total over
       await expectRefused(
         { ...BASE, lineItems: [line({ unitPrice: max, taxRate: "0" })] },
@@ -305,45 +306,46 @@ describe("createInvoice validation (GraphQL over HTTP)", () => {
     it("replays the same key with the same input: same invoice, one row", async () => {
       const input = { ...BASE, installmentCount: 3, idempotencyKey: "order-1001" };
       const first = await create(input);
-      assert.equal(first.body.errors, undefined, JSON.stringify(first.body.errors));
+      // JSON.stringify(first.body.errors)
+      expect(first.body.errors).toBe(undefined);
       const before = await counts();
       const second = await create(input);
-      assert.equal(second.body.errors, undefined, JSON.stringify(second.body.errors));
-      assert.equal(
-        second.body.data.createInvoice.invoice.id,
+      // JSON.stringify(second.body.errors)
+      expect(second.body.errors).toBe(undefined);
+      expect(second.body.data.createInvoice.invoice.id).toBe(
         first.body.data.createInvoice.invoice.id,
       );
-      assert.equal(
-        second.body.data.createInvoice.invoice.total,
+      expect(second.body.data.createInvoice.invoice.total).toBe(
         first.body.data.createInvoice.invoice.total,
       );
-      assert.equal(second.body.data.createInvoice.invoice.installments.totalCount, 3);
-      assert.deepEqual(await counts(), before);
-      assert.equal(await invoicesWithKey("order-1001"), 1);
+      expect(second.body.data.createInvoice.invoice.installments.totalCount).toBe(3);
+      expect(await counts()).toEqual(before);
+      expect(await invoicesWithKey("order-1001")).toBe(1);
     });
 
     it("refuses the same key with a different input (PTIDM), writing nothing", async () => {
       const input = { ...BASE, idempotencyKey: "order-1002" };
       const first = await create(input);
-      assert.equal(first.body.errors, undefined, JSON.stringify(first.body.errors));
+      // JSON.stringify(first.body.errors)
+      expect(first.body.errors).toBe(undefined);
       await expectRefused({ ...input, lineItems: [line({ unitPrice: "999" })] }, "PTIDM");
       await expectRefused({ ...input, customerEmail: "someone.else@example.co.id" }, "PTIDM");
       await expectRefused({ ...input, installmentCount: 2 }, "PTIDM");
-      assert.equal(await invoicesWithKey("order-1002"), 1);
+      expect(await invoicesWithKey("order-1002")).toBe(1);
     });
 
     it("keys are per tenant: another tenant's same key is a new invoice", async () => {
       const input = { ...BASE, idempotencyKey: "order-1003" };
       const mine = await create(input);
       const theirs = await create(input, other.apiKey);
-      assert.equal(mine.body.errors, undefined);
-      assert.equal(theirs.body.errors, undefined, JSON.stringify(theirs.body.errors));
-      assert.notEqual(
-        theirs.body.data.createInvoice.invoice.id,
+      expect(mine.body.errors).toBe(undefined);
+      // JSON.stringify(theirs.body.errors)
+      expect(theirs.body.errors).toBe(undefined);
+      expect(theirs.body.data.createInvoice.invoice.id).not.toBe(
         mine.body.data.createInvoice.invoice.id,
       );
-      assert.equal(await invoicesWithKey("order-1003"), 1);
-      assert.equal(await invoicesWithKey("order-1003", other.tenantId), 1);
+      expect(await invoicesWithKey("order-1003")).toBe(1);
+      expect(await invoicesWithKey("order-1003", other.tenantId)).toBe(1);
     });
 
     it("refuses an over-long key (PTVAL)", async () => {
@@ -359,15 +361,15 @@ describe("createInvoice validation (GraphQL over HTTP)", () => {
       };
       const before = await counts();
       const results = await Promise.all(Array.from({ length: 6 }, () => create(input)));
-      for (const r of results)
-        assert.equal(r.body.errors, undefined, JSON.stringify(r.body.errors));
+      // JSON.stringify(r.body.errors)
+      for (const r of results) expect(r.body.errors).toBe(undefined);
       const ids = new Set(results.map((r) => r.body.data.createInvoice.invoice.id));
-      assert.equal(ids.size, 1);
-      assert.equal(await invoicesWithKey("order-concurrent"), 1);
+      expect(ids.size).toBe(1);
+      expect(await invoicesWithKey("order-concurrent")).toBe(1);
       const afterCounts = await counts();
-      assert.equal(afterCounts.invoices, before.invoices! + 1);
-      assert.equal(afterCounts.line_items, before.line_items! + 3);
-      assert.equal(afterCounts.installments, before.installments! + 4);
+      expect(afterCounts.invoices).toBe(before.invoices! + 1);
+      expect(afterCounts.line_items).toBe(before.line_items! + 3);
+      expect(afterCounts.installments).toBe(before.installments! + 4);
     });
   });
 });

@@ -1,5 +1,4 @@
-import assert from "node:assert/strict";
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import type { JobHelpers } from "graphile-worker";
 import { loadConfig } from "../../src/config.ts";
 import { maintenance__purge_audit_log } from "../../src/tasks/maintenance__purge_audit_log.ts";
@@ -97,67 +96,69 @@ describe("audit log: who, what, when, from where", () => {
       user_agent: row.user_agent,
     });
     const [tenantRow] = await rows("tenant.create");
-    assert.deepEqual(pick(tenantRow), who);
-    assert.equal(tenantRow.tenant_id, tenantId);
-    assert.equal(tenantRow.subject_id, tenantId);
+    expect(pick(tenantRow)).toEqual(who);
+    expect(tenantRow.tenant_id).toBe(tenantId);
+    expect(tenantRow.subject_id).toBe(tenantId);
     const [createRow] = await rows("api_key.create");
-    assert.deepEqual(pick(createRow), who);
-    assert.equal(createRow.subject_id, keyId);
-    assert.equal(createRow.tenant_id, tenantId);
-    assert.equal(createRow.details.name, "audited key");
-    assert.match(createRow.details.prefix, /^[a-z0-9]{12}$/);
+    expect(pick(createRow)).toEqual(who);
+    expect(createRow.subject_id).toBe(keyId);
+    expect(createRow.tenant_id).toBe(tenantId);
+    expect(createRow.details.name).toBe("audited key");
+    expect(createRow.details.prefix).toMatch(/^[a-z0-9]{12}$/);
 
     const [rotateRow] = await rows("api_key.rotate");
-    assert.deepEqual(pick(rotateRow), who);
-    assert.equal(rotateRow.subject_id, keyId);
-    assert.equal(rotateRow.tenant_id, tenantId);
-    assert.equal(rotateRow.details.new_api_key_id, successorId);
-    assert.equal(rotateRow.details.grace_seconds, 30);
-    assert.ok(rotateRow.details.expires_at);
+    expect(pick(rotateRow)).toEqual(who);
+    expect(rotateRow.subject_id).toBe(keyId);
+    expect(rotateRow.tenant_id).toBe(tenantId);
+    expect(rotateRow.details.new_api_key_id).toBe(successorId);
+    expect(rotateRow.details.grace_seconds).toBe(30);
+    expect(rotateRow.details.expires_at).toBeTruthy();
 
     const [revokeRow] = await rows("api_key.revoke");
-    assert.deepEqual(pick(revokeRow), who);
-    assert.equal(revokeRow.subject_id, successorId);
-    assert.equal(revokeRow.tenant_id, tenantId);
+    expect(pick(revokeRow)).toEqual(who);
+    expect(revokeRow.subject_id).toBe(successorId);
+    expect(revokeRow.tenant_id).toBe(tenantId);
   });
 
   it("records failed authentications with the reason, IP and user agent, never the secret", async () => {
     const failed = await rows("auth.failed");
-    assert.deepEqual(failed.map((r) => r.details.reason).sort(), ["missing", "revoked", "unknown"]);
+    expect(failed.map((r) => r.details.reason).sort()).toEqual(["missing", "revoked", "unknown"]);
     for (const row of failed) {
-      assert.equal(row.user_agent, userAgent);
-      assert.equal(row.api_key_id, null, "a failed attempt acts as nobody");
-      assert.ok(!JSON.stringify(row.details).includes("pt_live_"));
+      expect(row.user_agent).toBe(userAgent);
+      // a failed attempt acts as nobody
+      expect(row.api_key_id).toBe(null);
+      expect(!JSON.stringify(row.details).includes("pt_live_")).toBeTruthy();
     }
     const revoked = failed.find((r) => r.details.reason === "revoked");
-    assert.equal(revoked.subject_id, successorId, "the attacked key is the subject");
-    assert.equal(revoked.tenant_id, tenantId);
-    assert.match(revoked.details.prefix, /^[a-z0-9]{12}$/);
+    // the attacked key is the subject
+    expect(revoked.subject_id).toBe(successorId);
+    expect(revoked.tenant_id).toBe(tenantId);
+    expect(revoked.details.prefix).toMatch(/^[a-z0-9]{12}$/);
   });
 
   it("apiKeyAuditLogs filters by key, tenant, action and time range, newest first", async () => {
     const byKey = dataOf(
       await call(app, AUDIT_LOGS, { apiKey: admin.apiKey, variables: { apiKeyId: admin.keyId } }),
     ).apiKeyAuditLogs;
-    assert.deepEqual(
-      byKey.nodes.map((n: any) => n.action),
-      ["api_key.revoke", "api_key.rotate", "api_key.create", "tenant.create"],
-    );
-    assert.equal(byKey.totalCount, 4);
+    expect(byKey.nodes.map((n: any) => n.action)).toEqual([
+      "api_key.revoke",
+      "api_key.rotate",
+      "api_key.create",
+      "tenant.create",
+    ]);
+    expect(byKey.totalCount).toBe(4);
     const node = byKey.nodes[0];
-    assert.equal(node.ip, ip);
-    assert.equal(node.userAgent, userAgent);
-    assert.equal(node.actorRole, "admin");
-    assert.equal(typeof node.details, "object");
+    expect(node.ip).toBe(ip);
+    expect(node.userAgent).toBe(userAgent);
+    expect(node.actorRole).toBe("admin");
+    expect(typeof node.details).toBe("object");
 
     const byTenant = dataOf(
       await call(app, AUDIT_LOGS, { apiKey: admin.apiKey, variables: { tenantId } }),
     ).apiKeyAuditLogs;
-    assert.ok(byTenant.nodes.every((n: any) => n.tenantId === tenantId));
-    assert.ok(
-      byTenant.nodes.some((n: any) => n.action === "auth.failed"),
-      "attempts on the tenant's keys show up",
-    );
+    expect(byTenant.nodes.every((n: any) => n.tenantId === tenantId)).toBeTruthy();
+    // attempts on the tenant's keys show up
+    expect(byTenant.nodes.some((n: any) => n.action === "auth.failed")).toBeTruthy();
 
     const byAction = dataOf(
       await call(app, AUDIT_LOGS, {
@@ -165,28 +166,28 @@ describe("audit log: who, what, when, from where", () => {
         variables: { action: "api_key.rotate", tenantId },
       }),
     ).apiKeyAuditLogs;
-    assert.equal(byAction.totalCount, 1);
-    assert.equal(byAction.nodes[0].subjectId, keyId);
+    expect(byAction.totalCount).toBe(1);
+    expect(byAction.nodes[0].subjectId).toBe(keyId);
 
     const future = new Date(Date.now() + 3_600_000).toISOString();
     const none = dataOf(
       await call(app, AUDIT_LOGS, { apiKey: admin.apiKey, variables: { after: future } }),
     ).apiKeyAuditLogs;
-    assert.equal(none.totalCount, 0);
+    expect(none.totalCount).toBe(0);
     const window = dataOf(
       await call(app, AUDIT_LOGS, {
         apiKey: admin.apiKey,
         variables: { apiKeyId: admin.keyId, after: startedAt, before: future },
       }),
     ).apiKeyAuditLogs;
-    assert.equal(window.totalCount, 4);
+    expect(window.totalCount).toBe(4);
     const before = dataOf(
       await call(app, AUDIT_LOGS, {
         apiKey: admin.apiKey,
         variables: { apiKeyId: admin.keyId, before: startedAt },
       }),
     ).apiKeyAuditLogs;
-    assert.equal(before.totalCount, 0);
+    expect(before.totalCount).toBe(0);
   });
 
   it("apiKeyAuditLogs paginates with cursors", async () => {
@@ -203,14 +204,11 @@ describe("audit log: who, what, when, from where", () => {
       if (!conn.pageInfo.hasNextPage) break;
       cursor = conn.pageInfo.endCursor;
     }
-    assert.equal(seen.length, 4);
-    assert.equal(new Set(seen).size, 4);
+    expect(seen.length).toBe(4);
+    expect(new Set(seen).size).toBe(4);
     const ids = seen.map(Number);
-    assert.deepEqual(
-      ids,
-      [...ids].sort((x, y) => y - x),
-      "newest first",
-    );
+    // newest first
+    expect(ids).toEqual([...ids].sort((x, y) => y - x));
   });
 
   it("tenant keys see nothing of the audit log", async () => {
@@ -221,18 +219,18 @@ describe("audit log: who, what, when, from where", () => {
       }),
     ).createApiKey.plaintextKey;
     const res = await call(app, AUDIT_LOGS, { apiKey: tenantKey, variables: { tenantId } });
-    assert.equal(codeOf(res), "PTPRM");
-    assert.equal(res.body.data?.apiKeyAuditLogs ?? null, null);
+    expect(codeOf(res)).toBe("PTPRM");
+    expect(res.body.data?.apiKeyAuditLogs ?? null).toBe(null);
     const single = await call(app, "query($id: BigInt!) { auditEvent(id: $id) { id action } }", {
       apiKey: tenantKey,
       variables: { id: "1" },
     });
-    assert.equal(single.body.data?.auditEvent ?? null, null);
+    expect(single.body.data?.auditEvent ?? null).toBe(null);
     // Even with SELECT through a role, RLS hides every row from tenants.
     const count = await asRole(db.pool, "paytrust_tenant", { tenantId }, async (client) => {
       return sqlError(client, "select count(*) from paytrust_public.audit_events");
     });
-    assert.equal(count, "42501");
+    expect(count).toBe("42501");
   });
 });
 
@@ -253,19 +251,17 @@ describe("audit log immutability", () => {
     const client = await db.pool.connect();
     try {
       await client.query("begin");
-      assert.equal(
+      expect(
         await sqlError(client, "update paytrust_public.audit_events set action = 'forged'"),
-        "PTAUD",
-      );
-      assert.equal(await sqlError(client, "delete from paytrust_public.audit_events"), "PTAUD");
-      assert.equal(await sqlError(client, "truncate paytrust_public.audit_events"), "PTAUD");
-      assert.equal(
+      ).toBe("PTAUD");
+      expect(await sqlError(client, "delete from paytrust_public.audit_events")).toBe("PTAUD");
+      expect(await sqlError(client, "truncate paytrust_public.audit_events")).toBe("PTAUD");
+      expect(
         await sqlError(
           client,
           "delete from paytrust_public.audit_events where occurred_at < now() + interval '1 day'",
         ),
-        "PTAUD",
-      );
+      ).toBe("PTAUD");
     } finally {
       await client.query("rollback");
       client.release();
@@ -273,26 +269,23 @@ describe("audit log immutability", () => {
     const { rows } = await db.pool.query(
       "select action from paytrust_public.audit_events where subject_id = 'x'",
     );
-    assert.deepEqual(rows, [{ action: "test.event" }]);
+    expect(rows).toEqual([{ action: "test.event" }]);
   });
 
   it("gives the API roles no way to write or delete", async () => {
     for (const role of ["paytrust_admin", "paytrust_tenant"] as const) {
       await asRole(db.pool, role, {}, async (client) => {
-        assert.equal(
+        expect(
           await sqlError(
             client,
             "insert into paytrust_public.audit_events (action) values ('forged')",
           ),
-          "42501",
-        );
-        assert.equal(
+        ).toBe("42501");
+        expect(
           await sqlError(client, "update paytrust_public.audit_events set action = 'forged'"),
-          "42501",
-        );
-        assert.equal(await sqlError(client, "delete from paytrust_public.audit_events"), "42501");
-        assert.equal(
-          await sqlError(client, "select paytrust_private.purge_audit_events('0 days')"),
+        ).toBe("42501");
+        expect(await sqlError(client, "delete from paytrust_public.audit_events")).toBe("42501");
+        expect(await sqlError(client, "select paytrust_private.purge_audit_events('0 days')")).toBe(
           "42501",
         );
       });
@@ -304,7 +297,7 @@ describe("audit log immutability", () => {
     try {
       await client.query("begin");
       await client.query("select paytrust_private.purge_audit_events('1 day')");
-      assert.equal(await sqlError(client, "delete from paytrust_public.audit_events"), "PTAUD");
+      expect(await sqlError(client, "delete from paytrust_public.audit_events")).toBe("PTAUD");
     } finally {
       await client.query("rollback");
       client.release();
@@ -351,22 +344,22 @@ describe("audit retention", () => {
     await seed("default");
     const { helpers, lines } = fakeHelpers();
     await maintenance__purge_audit_log(null, helpers);
-    assert.deepEqual(await remaining("default"), ["0", "29", "31", "364"]);
-    assert.match(lines[0], /Purged 2 audit rows older than 365 days/);
+    expect(await remaining("default")).toEqual(["0", "29", "31", "364"]);
+    expect(lines[0]).toMatch(/Purged 2 audit rows older than 365 days/);
   });
 
   it("honours a configured retention", async () => {
     await seed("custom");
     const { helpers } = fakeHelpers();
     await maintenance__purge_audit_log({ retentionDays: 30 }, helpers);
-    assert.deepEqual(await remaining("custom"), ["0", "29"]);
+    expect(await remaining("custom")).toEqual(["0", "29"]);
   });
 
   it("is scheduled daily with PAYTRUST_AUDIT_RETENTION_DAYS", () => {
     const config = loadConfig({ PAYTRUST_AUDIT_RETENTION_DAYS: "90" });
     const line = crontab(config, ["maintenance__purge_audit_log"]);
-    assert.match(line, /^17 3 \* \* \* maintenance__purge_audit_log \S+ \{"retentionDays":90\}$/);
-    assert.equal(loadConfig({}).auditRetentionDays, 365);
+    expect(line).toMatch(/^17 3 \* \* \* maintenance__purge_audit_log \S+ \{"retentionDays":90\}$/);
+    expect(loadConfig({}).auditRetentionDays).toBe(365);
   });
 
   it("runs as a real graphile-worker job", async () => {
@@ -377,7 +370,7 @@ describe("audit retention", () => {
         "select graphile_worker.add_job('maintenance__purge_audit_log', '{\"retentionDays\": 30}')",
       );
       await eventually(async () => (await remaining("worker")).length === 2);
-      assert.deepEqual(await remaining("worker"), ["0", "29"]);
+      expect(await remaining("worker")).toEqual(["0", "29"]);
     } finally {
       await worker.stop();
     }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
+import { inContext } from "../helpers/context.ts";
 import { createAdminKey, createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
 import {
   CREATE_API_KEY,
@@ -43,12 +44,10 @@ describe("API key lifecycle over HTTP, on two app instances sharing the database
       ["B", b],
     ] as const) {
       const res = await meOn(app, apiKey);
-      assert.equal(
-        res.status,
-        200,
-        `${label} should work on instance ${name}: ${JSON.stringify(res.body)}`,
-      );
-      assert.equal(res.body.data.currentTenantId, tenantId);
+      await inContext(`${label} should work on instance ${name}`, () => {
+        expect(res.status).toBe(200);
+        expect(res.body.data.currentTenantId).toBe(tenantId);
+      });
     }
   }
 
@@ -58,8 +57,10 @@ describe("API key lifecycle over HTTP, on two app instances sharing the database
       ["B", b],
     ] as const) {
       const res = await meOn(app, apiKey);
-      assert.equal(res.status, 401, `${label} should be refused on instance ${name}`);
-      assert.equal(res.body.errors[0].extensions.code, "PTAUTH");
+      await inContext(`${label} should be refused on instance ${name}`, () => {
+        expect(res.status).toBe(401);
+        expect(res.body.errors[0].extensions.code).toBe("PTAUTH");
+      });
     }
   }
 
@@ -72,25 +73,26 @@ describe("API key lifecycle over HTTP, on two app instances sharing the database
   it("create → use → rotate with grace → both work → old refused after grace → revoke → refused at once everywhere", async () => {
     // Create: the plaintext is returned once, only an argon2id hash is stored.
     const created = await createKey("checkout backend");
-    assert.match(created.plaintextKey, KEY_PATTERN);
-    assert.equal(created.apiKey.tenantId, tenantId);
-    assert.equal(created.apiKey.role, "tenant");
-    assert.equal(created.apiKey.name, "checkout backend");
-    assert.equal(created.plaintextKey.split("_")[2], created.apiKey.prefix);
-    assert.equal(created.apiKey.revokedAt, null);
-    assert.equal(created.apiKey.expiresAt, null);
+    expect(created.plaintextKey).toMatch(KEY_PATTERN);
+    expect(created.apiKey.tenantId).toBe(tenantId);
+    expect(created.apiKey.role).toBe("tenant");
+    expect(created.apiKey.name).toBe("checkout backend");
+    expect(created.plaintextKey.split("_")[2]).toBe(created.apiKey.prefix);
+    expect(created.apiKey.revokedAt).toBe(null);
+    expect(created.apiKey.expiresAt).toBe(null);
     const secret = created.plaintextKey.split("_").slice(3).join("_");
     const stored = await db.pool.query(
       "select secret_hash from paytrust_private.api_keys where id = $1",
       [created.apiKey.id],
     );
-    assert.match(stored.rows[0].secret_hash, /^\$argon2id\$/);
-    assert.ok(!stored.rows[0].secret_hash.includes(secret));
+    expect(stored.rows[0].secret_hash).toMatch(/^\$argon2id\$/);
+    expect(!stored.rows[0].secret_hash.includes(secret)).toBeTruthy();
     const leaked = await db.pool.query(
       "select count(*)::int as n from paytrust_public.audit_events where details::text like '%' || $1 || '%'",
       [secret],
     );
-    assert.equal(leaked.rows[0].n, 0, "the secret never reaches the audit log");
+    // the secret never reaches the audit log
+    expect(leaked.rows[0].n).toBe(0);
 
     // Use, on both instances (now cached on both).
     const oldKey = created.plaintextKey;
@@ -104,17 +106,15 @@ describe("API key lifecycle over HTTP, on two app instances sharing the database
         variables: { id: created.apiKey.id, graceSeconds: 2 },
       }),
     ).rotateApiKey;
-    assert.match(rotated.plaintextKey, KEY_PATTERN);
-    assert.notEqual(rotated.plaintextKey, oldKey);
-    assert.equal(rotated.apiKey.rotatedFrom, created.apiKey.id);
-    assert.equal(rotated.apiKey.tenantId, tenantId);
-    assert.equal(rotated.apiKey.name, "checkout backend");
-    assert.equal(rotated.rotatedApiKey.id, created.apiKey.id);
+    expect(rotated.plaintextKey).toMatch(KEY_PATTERN);
+    expect(rotated.plaintextKey).not.toBe(oldKey);
+    expect(rotated.apiKey.rotatedFrom).toBe(created.apiKey.id);
+    expect(rotated.apiKey.tenantId).toBe(tenantId);
+    expect(rotated.apiKey.name).toBe("checkout backend");
+    expect(rotated.rotatedApiKey.id).toBe(created.apiKey.id);
     const expiresAt = Date.parse(rotated.rotatedApiKey.expiresAt);
-    assert.ok(
-      Math.abs(expiresAt - (rotatedAt + 2000)) < 1500,
-      `expiresAt ${rotated.rotatedApiKey.expiresAt}`,
-    );
+    // `expiresAt ${rotated.rotatedApiKey.expiresAt}`
+    expect(Math.abs(expiresAt - (rotatedAt + 2000)) < 1500).toBeTruthy();
     const newKey = rotated.plaintextKey;
 
     // Both work during the grace period, on both instances.
@@ -130,11 +130,13 @@ describe("API key lifecycle over HTTP, on two app instances sharing the database
     const revoked = dataOf(
       await call(a, REVOKE_API_KEY, { apiKey: admin.apiKey, variables: { id: rotated.apiKey.id } }),
     ).revokeApiKey.apiKey;
-    assert.ok(revoked.revokedAt);
+    expect(revoked.revokedAt).toBeTruthy();
     const onB = await meOn(b, newKey);
-    assert.equal(onB.status, 401, "refused by the next request on the second instance");
+    // refused by the next request on the second instance
+    expect(onB.status).toBe(401);
     const onA = await meOn(a, newKey);
-    assert.equal(onA.status, 401, "refused by the next request on the first instance");
+    // refused by the next request on the first instance
+    expect(onA.status).toBe(401);
   });
 
   it("rotation with the default grace (0) retires the old key at once on every instance", async () => {
@@ -143,7 +145,7 @@ describe("API key lifecycle over HTTP, on two app instances sharing the database
     const rotated = dataOf(
       await call(a, ROTATE_API_KEY, { apiKey: admin.apiKey, variables: { id: created.apiKey.id } }),
     ).rotateApiKey;
-    assert.ok(Date.parse(rotated.rotatedApiKey.expiresAt) <= Date.now() + 100);
+    expect(Date.parse(rotated.rotatedApiKey.expiresAt) <= Date.now() + 100).toBeTruthy();
     await expectRefused(created.plaintextKey, "rotated key");
     await expectWorks(rotated.plaintextKey, "successor");
   });
@@ -152,38 +154,29 @@ describe("API key lifecycle over HTTP, on two app instances sharing the database
     const first = await createKey("rotate rules");
     const rotate = (id: string, graceSeconds?: number) =>
       call(a, ROTATE_API_KEY, { apiKey: admin.apiKey, variables: { id, graceSeconds } });
-    assert.equal(codeOf(await rotate(first.apiKey.id, -1)), "PTVAL");
-    assert.equal(codeOf(await rotate(first.apiKey.id, 2_592_001)), "PTVAL");
-    assert.equal(codeOf(await rotate("00000000-0000-0000-0000-000000000001")), "PTNFD");
+    expect(codeOf(await rotate(first.apiKey.id, -1))).toBe("PTVAL");
+    expect(codeOf(await rotate(first.apiKey.id, 2_592_001))).toBe("PTVAL");
+    expect(codeOf(await rotate("00000000-0000-0000-0000-000000000001"))).toBe("PTNFD");
 
     const second = dataOf(await rotate(first.apiKey.id, 3600)).rotateApiKey;
-    assert.equal(
-      codeOf(await rotate(first.apiKey.id, 3600)),
-      "PTKEY",
-      "a key is rotated only once",
-    );
+    // a key is rotated only once
+    expect(codeOf(await rotate(first.apiKey.id, 3600))).toBe("PTKEY");
     await call(a, REVOKE_API_KEY, { apiKey: admin.apiKey, variables: { id: second.apiKey.id } });
-    assert.equal(
-      codeOf(await rotate(second.apiKey.id)),
-      "PTKEY",
-      "a revoked key cannot be rotated",
-    );
+    // a revoked key cannot be rotated
+    expect(codeOf(await rotate(second.apiKey.id))).toBe("PTKEY");
 
     const expiring = await createKey("expired");
     await db.pool.query(
       "update paytrust_private.api_keys set expires_at = now() - interval '1 s' where id = $1",
       [expiring.apiKey.id],
     );
-    assert.equal(
-      codeOf(await rotate(expiring.apiKey.id)),
-      "PTKEY",
-      "an expired key cannot be rotated",
-    );
+    // an expired key cannot be rotated
+    expect(codeOf(await rotate(expiring.apiKey.id))).toBe("PTKEY");
     const { rows } = await db.pool.query(
       "select count(*)::int as n from paytrust_private.api_keys where rotated_from = $1",
       [expiring.apiKey.id],
     );
-    assert.equal(rows[0].n, 0);
+    expect(rows[0].n).toBe(0);
   });
 
   it("rotates admin keys too (the successor keeps the admin role)", async () => {
@@ -194,13 +187,13 @@ describe("API key lifecycle over HTTP, on two app instances sharing the database
         variables: { id: spare.keyId, graceSeconds: 60 },
       }),
     ).rotateApiKey;
-    assert.equal(rotated.apiKey.role, "admin");
-    assert.equal(rotated.apiKey.tenantId, null);
+    expect(rotated.apiKey.role).toBe("admin");
+    expect(rotated.apiKey.tenantId).toBe(null);
     const res = await call(b, CREATE_TENANT, {
       apiKey: rotated.plaintextKey,
       variables: { name: "By successor" },
     });
-    assert.equal(dataOf(res).createTenant.tenant.name, "By successor");
+    expect(dataOf(res).createTenant.tenant.name).toBe("By successor");
   });
 
   it("revocation is idempotent and unknown keys are reported", async () => {
@@ -211,23 +204,22 @@ describe("API key lifecycle over HTTP, on two app instances sharing the database
     const second = dataOf(
       await call(b, REVOKE_API_KEY, { apiKey: admin.apiKey, variables: { id: key.apiKey.id } }),
     );
-    assert.equal(second.revokeApiKey.apiKey.revokedAt, first.revokeApiKey.apiKey.revokedAt);
+    expect(second.revokeApiKey.apiKey.revokedAt).toBe(first.revokeApiKey.apiKey.revokedAt);
     const unknown = await call(a, REVOKE_API_KEY, {
       apiKey: admin.apiKey,
       variables: { id: "00000000-0000-0000-0000-000000000002" },
     });
-    assert.equal(codeOf(unknown), "PTNFD");
+    expect(codeOf(unknown)).toBe("PTNFD");
   });
 
   it("validates createApiKey input", async () => {
     const create = (variables: Record<string, unknown>) =>
       call(a, CREATE_API_KEY, { apiKey: admin.apiKey, variables });
-    assert.equal(
+    expect(
       codeOf(await create({ tenantId: "00000000-0000-0000-0000-000000000003", name: "x" })),
-      "PTNFD",
-    );
-    assert.equal(codeOf(await create({ tenantId, name: "   " })), "PTVAL");
-    assert.equal(codeOf(await create({ tenantId, name: "x".repeat(201) })), "PTVAL");
+    ).toBe("PTNFD");
+    expect(codeOf(await create({ tenantId, name: "   " }))).toBe("PTVAL");
+    expect(codeOf(await create({ tenantId, name: "x".repeat(201) }))).toBe("PTVAL");
   });
 
   it("lists keys without secrets, for admin keys only", async () => {
@@ -241,22 +233,19 @@ describe("API key lifecycle over HTTP, on two app instances sharing the database
         },
       ),
     ).apiKeys;
-    assert.ok(listed.totalCount >= 5);
+    expect(listed.totalCount >= 5).toBeTruthy();
     const fields = dataOf(
       await call(a, '{ __type(name: "ApiKey") { fields { name } } }', { apiKey: admin.apiKey }),
     ).__type.fields.map((f: { name: string }) => f.name);
-    assert.deepEqual(
-      fields.filter((f: string) => /secret|hash|plaintext/i.test(f)),
-      [],
-      "no field exposes a secret or its hash",
-    );
+    // no field exposes a secret or its hash
+    expect(fields.filter((f: string) => /secret|hash|plaintext/i.test(f))).toEqual([]);
     const viaTenant = dataOf(
       await call(a, "query($t: UUID!) { tenant(id: $t) { apiKeys { totalCount } } }", {
         apiKey: admin.apiKey,
         variables: { t: tenantId },
       }),
     );
-    assert.equal(viaTenant.tenant.apiKeys.totalCount, listed.totalCount);
+    expect(viaTenant.tenant.apiKeys.totalCount).toBe(listed.totalCount);
   });
 
   it("refuses every admin operation to tenant keys with PTPRM, and creates nothing", async () => {
@@ -273,18 +262,20 @@ describe("API key lifecycle over HTTP, on two app instances sharing the database
       await call(a, "{ apiKeyAuditLogs { nodes { id } } }", { apiKey: tenant.apiKey }),
     ];
     for (const res of attempts) {
-      assert.equal(codeOf(res), "PTPRM", JSON.stringify(res.body));
-      assert.ok(!JSON.stringify(res.body).includes("pt_live_"), "no key material in the refusal");
+      // JSON.stringify(res.body)
+      expect(codeOf(res)).toBe("PTPRM");
+      // no key material in the refusal
+      expect(!JSON.stringify(res.body).includes("pt_live_")).toBeTruthy();
     }
     const afterCount = await db.pool.query(
       "select count(*)::int as n from paytrust_private.api_keys",
     );
-    assert.equal(afterCount.rows[0].n, before.rows[0].n);
+    expect(afterCount.rows[0].n).toBe(before.rows[0].n);
     const adminKey = await db.pool.query(
       "select revoked_at, expires_at from paytrust_private.api_keys where id = $1",
       [admin.keyId],
     );
-    assert.deepEqual(adminKey.rows[0], { revoked_at: null, expires_at: null });
+    expect(adminKey.rows[0]).toEqual({ revoked_at: null, expires_at: null });
   });
 
   it("the SQL layer refuses non-admins even when called directly", async () => {

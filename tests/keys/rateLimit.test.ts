@@ -1,5 +1,4 @@
-import assert from "node:assert/strict";
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { issueApiKey } from "../../src/auth/apiKeys.ts";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { createAdminKey, createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
@@ -15,15 +14,18 @@ import {
 } from "./helpers.ts";
 
 function assertLimited(res: CallResult, limit: number) {
-  assert.equal(res.status, 429, JSON.stringify(res.body));
-  assert.equal(codeOf(res), "PTRATE");
+  // JSON.stringify(res.body)
+  expect(res.status).toBe(429);
+  expect(codeOf(res)).toBe("PTRATE");
   const retryAfter = Number(res.headers.get("retry-after"));
-  assert.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`);
-  assert.equal(res.headers.get("ratelimit-limit"), String(limit));
-  assert.equal(res.headers.get("ratelimit-remaining"), "0");
-  assert.equal(res.headers.get("ratelimit-policy"), `${limit};w=60`);
+  // `Retry-After ${retryAfter}`
+  expect(retryAfter >= 1 && retryAfter <= 60).toBeTruthy();
+  expect(res.headers.get("ratelimit-limit")).toBe(String(limit));
+  expect(res.headers.get("ratelimit-remaining")).toBe("0");
+  expect(res.headers.get("ratelimit-policy")).toBe(`${limit};w=60`);
   const reset = Number(res.headers.get("ratelimit-reset"));
-  assert.ok(reset >= 1 && reset <= 60, `RateLimit-Reset ${reset}`);
+  // `RateLimit-Reset ${reset}`
+  expect(reset >= 1 && reset <= 60).toBeTruthy();
 }
 
 async function setTenantLimit(db: TestDatabase, tenantId: string, perMinute: number | null) {
@@ -51,34 +53,30 @@ describe("rate limits in memory (one instance)", () => {
     await setTenantLimit(db, tenant.tenantId, 5);
     for (let i = 0; i < 5; i++) {
       const res = await call(app, ME, { apiKey: tenant.apiKey });
-      assert.equal(res.status, 200);
-      assert.equal(res.headers.get("ratelimit-limit"), "5");
-      assert.equal(res.headers.get("ratelimit-remaining"), String(4 - i));
-      assert.equal(res.headers.get("ratelimit-policy"), "5;w=60");
+      expect(res.status).toBe(200);
+      expect(res.headers.get("ratelimit-limit")).toBe("5");
+      expect(res.headers.get("ratelimit-remaining")).toBe(String(4 - i));
+      expect(res.headers.get("ratelimit-policy")).toBe("5;w=60");
     }
     assertLimited(await call(app, ME, { apiKey: tenant.apiKey }), 5);
     assertLimited(await call(app, ME, { apiKey: tenant.apiKey }), 5);
 
     // Another tenant, same IP: its own budget.
     const other = await createTenant(db.pool, "Unaffected");
-    assert.equal((await call(app, ME, { apiKey: other.apiKey })).status, 200);
+    expect((await call(app, ME, { apiKey: other.apiKey })).status).toBe(200);
   });
 
   it("applies a tenant's new limit at once (cached verifications are invalidated)", async () => {
     const tenant = await createTenant(db.pool, "Tightened");
     const first = await call(app, ME, { apiKey: tenant.apiKey });
-    assert.equal(
-      first.headers.get("ratelimit-limit"),
-      "100000",
-      "the platform default of this test app",
-    );
+    // the platform default of this test app
+    expect(first.headers.get("ratelimit-limit")).toBe("100000");
     await setTenantLimit(db, tenant.tenantId, 2);
     await sleep(50); // the NOTIFY round trip
-    assert.equal(
-      (await call(app, ME, { apiKey: tenant.apiKey })).headers.get("ratelimit-limit"),
+    expect((await call(app, ME, { apiKey: tenant.apiKey })).headers.get("ratelimit-limit")).toBe(
       "2",
     );
-    assert.equal((await call(app, ME, { apiKey: tenant.apiKey })).status, 200);
+    expect((await call(app, ME, { apiKey: tenant.apiKey })).status).toBe(200);
     assertLimited(await call(app, ME, { apiKey: tenant.apiKey }), 2);
   });
 
@@ -86,7 +84,7 @@ describe("rate limits in memory (one instance)", () => {
     const tenant = await createTenant(db.pool, "Busy");
     await setTenantLimit(db, tenant.tenantId, 1);
     await call(app, ME, { apiKey: tenant.apiKey });
-    assert.equal((await call(app, ME, { apiKey: tenant.apiKey })).status, 429);
+    expect((await call(app, ME, { apiKey: tenant.apiKey })).status).toBe(429);
 
     const ip = testIp();
     const webhook = (from: string) =>
@@ -97,13 +95,15 @@ describe("rate limits in memory (one instance)", () => {
       });
     for (let i = 0; i < 3; i++) {
       const res = await webhook(ip);
-      assert.notEqual(res.status, 429, "a tenant's exhausted budget does not touch webhooks");
-      assert.equal(res.headers.get("ratelimit-limit"), "3");
+      // a tenant's exhausted budget does not touch webhooks
+      expect(res.status).not.toBe(429);
+      expect(res.headers.get("ratelimit-limit")).toBe("3");
     }
     const limited = await webhook(ip);
-    assert.equal(limited.status, 429);
-    assert.ok(Number(limited.headers.get("retry-after")) >= 1);
-    assert.notEqual((await webhook(testIp())).status, 429, "another IP has its own webhook budget");
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get("retry-after")) >= 1).toBeTruthy();
+    // another IP has its own webhook budget
+    expect((await webhook(testIp())).status).not.toBe(429);
   });
 
   it("refuses an IP with 429 once it has used up its failed-authentication budget (brute force)", async () => {
@@ -123,23 +123,24 @@ describe("rate limits in memory (one instance)", () => {
         assertLimited(res, 30);
         break;
       }
-      assert.equal(res.status, 401);
+      expect(res.status).toBe(401);
     }
-    assert.equal(refusedAt, 30, "30 failed attempts a minute, then 429");
+    // 30 failed attempts a minute, then 429
+    expect(refusedAt).toBe(30);
     // The IP is blocked even with a valid key; other IPs are not.
-    assert.equal((await call(app, ME, { apiKey: victim.apiKey, ip: attacker })).status, 429);
-    assert.equal((await call(app, ME, { apiKey: victim.apiKey, ip: testIp() })).status, 200);
+    expect((await call(app, ME, { apiKey: victim.apiKey, ip: attacker })).status).toBe(429);
+    expect((await call(app, ME, { apiKey: victim.apiKey, ip: testIp() })).status).toBe(200);
     // Failed attempts are audited, at most the budget's worth per IP and minute.
     const { rows } = await db.pool.query(
       "select count(*)::int as n from paytrust_public.audit_events where action = 'auth.failed' and user_agent = $1",
       [userAgent],
     );
-    assert.equal(rows[0].n, 30);
+    expect(rows[0].n).toBe(30);
   });
 
   it("counts requests without a key against the IP's failed-authentication budget", async () => {
     const ip = testIp();
-    for (let i = 0; i < 30; i++) assert.equal((await call(app, ME, { ip })).status, 401);
+    for (let i = 0; i < 30; i++) expect((await call(app, ME, { ip })).status).toBe(401);
     assertLimited(await call(app, ME, { ip }), 30);
   });
 });
@@ -161,7 +162,7 @@ describe("rate limits: the platform default", () => {
     const tenant = await createTenant(db.pool, "Default limit");
     const admin = await createAdminKey(db.pool);
     for (const apiKey of [tenant.apiKey, admin.apiKey]) {
-      for (let i = 0; i < 3; i++) assert.equal((await call(app, ME, { apiKey })).status, 200);
+      for (let i = 0; i < 3; i++) expect((await call(app, ME, { apiKey })).status).toBe(200);
       assertLimited(await call(app, ME, { apiKey }), 3);
     }
   });
@@ -175,8 +176,8 @@ describe("rate limits: the platform default", () => {
       name: "second",
     }).finally(() => client.release());
     for (let i = 0; i < 3; i++)
-      assert.equal((await call(app, ME, { apiKey: tenant.apiKey })).status, 200);
-    assert.equal((await call(app, ME, { apiKey: tenant.apiKey })).status, 429);
-    assert.equal((await call(app, ME, { apiKey: second.apiKey })).status, 200);
+      expect((await call(app, ME, { apiKey: tenant.apiKey })).status).toBe(200);
+    expect((await call(app, ME, { apiKey: tenant.apiKey })).status).toBe(429);
+    expect((await call(app, ME, { apiKey: second.apiKey })).status).toBe(200);
   });
 });

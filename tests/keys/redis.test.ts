@@ -4,10 +4,9 @@
  * feature to prove, not to skip. Each run uses its own key prefix
  * (REDIS_URL ?keyPrefix=), so concurrent runs never share counters.
  */
-import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { connect, createServer, type Server, type Socket } from "node:net";
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { Redis } from "ioredis";
 import { freePort, startTestApp, type TestApp } from "../helpers/app.ts";
 import { createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
@@ -94,7 +93,7 @@ describe("rate limits shared through the real Redis", () => {
         `Redis at ${REDIS.host} is unreachable (${error.message}); start it to run these tests`,
       );
     });
-    assert.equal(await redis.ping(), "PONG");
+    expect(await redis.ping()).toBe("PONG");
   });
 
   it("two instances with the same REDIS_URL enforce ONE limit", async () => {
@@ -107,23 +106,19 @@ describe("rate limits shared through the real Redis", () => {
     const order = [a, b, a, b, a];
     for (const [i, app] of order.entries()) {
       const res = await call(app, ME, { apiKey: tenant.apiKey });
-      assert.equal(res.status, 200, `request ${i + 1}`);
-      assert.equal(
-        res.headers.get("ratelimit-remaining"),
-        String(4 - i),
-        "the budget is counted across instances",
-      );
+      // `request ${i + 1}`
+      expect(res.status).toBe(200);
+      // the budget is counted across instances
+      expect(res.headers.get("ratelimit-remaining")).toBe(String(4 - i));
     }
     for (const app of [b, a]) {
       const res = await call(app, ME, { apiKey: tenant.apiKey });
-      assert.equal(res.status, 429);
-      assert.equal(codeOf(res), "PTRATE");
-      assert.ok(Number(res.headers.get("retry-after")) >= 1);
+      expect(res.status).toBe(429);
+      expect(codeOf(res)).toBe("PTRATE");
+      expect(Number(res.headers.get("retry-after")) >= 1).toBeTruthy();
     }
-    assert.ok(
-      Number(await redis.get(`${PREFIX}:key:${tenant.keyId}`)) >= 5,
-      "the counter lives in Redis",
-    );
+    // the counter lives in Redis
+    expect(Number(await redis.get(`${PREFIX}:key:${tenant.keyId}`)) >= 5).toBeTruthy();
   });
 
   it("shares the failed-authentication budget: brute force spread over instances is still stopped", async () => {
@@ -131,10 +126,11 @@ describe("rate limits shared through the real Redis", () => {
     const ip = testIp();
     for (let i = 0; i < 30; i++) {
       const res = await call(i % 2 ? a : b, ME, { apiKey: randomKey(), ip });
-      assert.equal(res.status, 401, `attempt ${i + 1}`);
+      // `attempt ${i + 1}`
+      expect(res.status).toBe(401);
     }
-    assert.equal((await call(a, ME, { apiKey: randomKey(), ip })).status, 429);
-    assert.equal((await call(b, ME, { apiKey: randomKey(), ip })).status, 429);
+    expect((await call(a, ME, { apiKey: randomKey(), ip })).status).toBe(429);
+    expect((await call(b, ME, { apiKey: randomKey(), ip })).status).toBe(429);
   });
 
   it("starts and serves with per-instance limits when Redis is unreachable from the start", async () => {
@@ -146,13 +142,10 @@ describe("rate limits shared through the real Redis", () => {
       [tenant.tenantId],
     );
     for (let i = 0; i < 3; i++)
-      assert.equal((await call(app, ME, { apiKey: tenant.apiKey })).status, 200);
-    assert.equal(
-      (await call(app, ME, { apiKey: tenant.apiKey })).status,
-      429,
-      "the in-memory insurance limiter",
-    );
-    assert.equal((await fetch(`${app.url}/healthz`)).status, 200);
+      expect((await call(app, ME, { apiKey: tenant.apiKey })).status).toBe(200);
+    // the in-memory insurance limiter
+    expect((await call(app, ME, { apiKey: tenant.apiKey })).status).toBe(429);
+    expect((await fetch(`${app.url}/healthz`)).status).toBe(200);
   });
 
   it("survives Redis going away mid-run (per-instance limits) and shares limits again when it is back", async () => {
@@ -168,21 +161,20 @@ describe("rate limits shared through the real Redis", () => {
     const me = () => call(app, ME, { apiKey: tenant.apiKey });
 
     // Two requests counted in Redis.
-    for (let i = 0; i < 2; i++) assert.equal((await me()).status, 200);
-    assert.equal(await redis.get(`${PREFIX}:key:${tenant.keyId}`), "2");
+    for (let i = 0; i < 2; i++) expect((await me()).status).toBe(200);
+    expect(await redis.get(`${PREFIX}:key:${tenant.keyId}`)).toBe("2");
 
     // Redis goes away: no crash, no hang; the instance enforces the limit on its own.
     await proxy.cut();
     const started = Date.now();
     const during = [];
     for (let i = 0; i < 5; i++) during.push((await me()).status);
-    assert.deepEqual(during, [200, 200, 200, 200, 429], "fresh per-instance budget of 4, then 429");
-    assert.ok(Date.now() - started < 5000, "requests are not held up waiting for Redis");
-    assert.equal(
-      await redis.get(`${PREFIX}:key:${tenant.keyId}`),
-      "2",
-      "nothing reached Redis meanwhile",
-    );
+    // fresh per-instance budget of 4, then 429
+    expect(during).toEqual([200, 200, 200, 200, 429]);
+    // requests are not held up waiting for Redis
+    expect(Date.now() - started < 5000).toBeTruthy();
+    // nothing reached Redis meanwhile
+    expect(await redis.get(`${PREFIX}:key:${tenant.keyId}`)).toBe("2");
 
     // Redis is back: the instance reconnects and counts in Redis again (2 used there, 2 left),
     // although its in-memory budget is spent.
@@ -191,6 +183,7 @@ describe("rate limits shared through the real Redis", () => {
     await eventually(async () => proxy.connections > before, 10_000);
     await eventually(async () => (await me()).status === 200, 5_000);
     const count = Number(await redis.get(`${PREFIX}:key:${tenant.keyId}`));
-    assert.ok(count >= 3, `counting in Redis again (${count})`);
+    // `counting in Redis again (${count})`
+    expect(count >= 3).toBeTruthy();
   });
 });

@@ -1,5 +1,4 @@
-import assert from "node:assert/strict";
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import type pg from "pg";
 import { issueApiKey } from "../../src/auth/apiKeys.ts";
 import { createKeyVerifier, type KeyVerifier } from "../../src/auth/keyVerifier.ts";
@@ -23,36 +22,38 @@ describe("key verifier: cache and invalidation", () => {
 
   it("reports why a key is refused (for the audit log)", async () => {
     const tenant = await createTenant(db.pool, "Reasons");
-    assert.equal((await verifier.check("pt_live_short")).reason, "malformed");
-    assert.equal((await verifier.check(randomKey())).reason, "unknown");
+    expect((await verifier.check("pt_live_short")).reason).toBe("malformed");
+    expect((await verifier.check(randomKey())).reason).toBe("unknown");
     const wrong = wrongSecretFor(tenant.apiKey);
     const miss = await verifier.check(wrong);
-    assert.equal(miss.reason, "invalid");
-    assert.equal(miss.key, null);
-    assert.ok(miss.key === null && miss.keyId === tenant.keyId);
-    assert.ok((await verifier.check(tenant.apiKey)).key, "the right secret");
+    expect(miss.reason).toBe("invalid");
+    expect(miss.key).toBe(null);
+    expect(miss.key === null && miss.keyId === tenant.keyId).toBeTruthy();
+    // the right secret
+    expect((await verifier.check(tenant.apiKey)).key).toBeTruthy();
     // Now cached: a wrong secret for the cached prefix is still refused.
-    assert.equal((await verifier.check(wrong)).reason, "invalid");
-    assert.ok((await verifier.check(tenant.apiKey)).key);
+    expect((await verifier.check(wrong)).reason).toBe("invalid");
+    expect((await verifier.check(tenant.apiKey)).key).toBeTruthy();
   });
 
   it("honours expires_at and revoked_at changes on cached keys at once", async () => {
     const tenant = await createTenant(db.pool, "Changes");
-    assert.ok(await verifier.verify(tenant.apiKey));
+    expect(await verifier.verify(tenant.apiKey)).toBeTruthy();
     await db.pool.query(
       "update paytrust_private.api_keys set expires_at = now() + interval '300 ms' where id = $1",
       [tenant.keyId],
     );
     await notified();
-    assert.ok(await verifier.verify(tenant.apiKey), "still inside its expiry");
+    // still inside its expiry
+    expect(await verifier.verify(tenant.apiKey)).toBeTruthy();
     await sleep(300);
-    assert.equal((await verifier.check(tenant.apiKey)).reason, "expired");
+    expect((await verifier.check(tenant.apiKey)).reason).toBe("expired");
     await db.pool.query(
       "update paytrust_private.api_keys set expires_at = null, revoked_at = now() where id = $1",
       [tenant.keyId],
     );
     await notified();
-    assert.equal((await verifier.check(tenant.apiKey)).reason, "revoked");
+    expect((await verifier.check(tenant.apiKey)).reason).toBe("revoked");
   });
 
   it("does not cache a verification that raced with a revocation", async () => {
@@ -79,15 +80,10 @@ describe("key verifier: cache and invalidation", () => {
     }) as pg.Pool;
     const racing = await createKeyVerifier(racingPool);
     try {
-      assert.ok(
-        await racing.verify(tenant.apiKey),
-        "the request that began before the revocation passes",
-      );
-      assert.equal(
-        (await racing.check(tenant.apiKey)).reason,
-        "revoked",
-        "but its result was not cached",
-      );
+      // the request that began before the revocation passes
+      expect(await racing.verify(tenant.apiKey)).toBeTruthy();
+      // but its result was not cached
+      expect((await racing.check(tenant.apiKey)).reason).toBe("revoked");
     } finally {
       await racing.close();
     }
@@ -97,8 +93,8 @@ describe("key verifier: cache and invalidation", () => {
     const own = await createKeyVerifier(db.pool);
     try {
       const tenant = await createTenant(db.pool, "Listener lost");
-      assert.ok(own.listening);
-      assert.ok(await own.verify(tenant.apiKey));
+      expect(own.listening).toBeTruthy();
+      expect(await own.verify(tenant.apiKey)).toBeTruthy();
       await db.pool.query(
         `select pg_terminate_backend(pid) from pg_stat_activity
           where datname = current_database() and query = 'listen paytrust_api_keys' and pid <> pg_backend_pid()`,
@@ -106,12 +102,12 @@ describe("key verifier: cache and invalidation", () => {
       await eventually(async () => !own.listening, 5000);
       await eventually(async () => own.listening, 10_000);
       // Invalidation works again on the new connection.
-      assert.ok(await own.verify(tenant.apiKey));
+      expect(await own.verify(tenant.apiKey)).toBeTruthy();
       await db.pool.query("update paytrust_private.api_keys set revoked_at = now() where id = $1", [
         tenant.keyId,
       ]);
       await notified();
-      assert.equal(await own.verify(tenant.apiKey), null);
+      expect(await own.verify(tenant.apiKey)).toBe(null);
     } finally {
       await own.close();
     }
@@ -123,8 +119,8 @@ describe("key verifier: cache and invalidation", () => {
       () => client.release(),
     );
     const key = await verifier.verify(admin.apiKey);
-    assert.equal(key?.role, "admin");
-    assert.equal(key?.tenantId, null);
-    assert.equal(key?.rateLimitPerMinute, null);
+    expect(key?.role).toBe("admin");
+    expect(key?.tenantId).toBe(null);
+    expect(key?.rateLimitPerMinute).toBe(null);
   });
 });

@@ -4,9 +4,8 @@
  * playwright-core), click Pay, and see the invoice paid. Fails, never skips,
  * when Chromium is missing: .ci/run installs it.
  */
-import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { chromium } from "playwright-core";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
@@ -30,10 +29,8 @@ describe("checkout in a real browser", () => {
   });
 
   it("opens the checkout link, clicks Pay, and the invoice is paid", async () => {
-    assert.ok(
-      existsSync(CHROMIUM),
-      `Chromium not found at ${CHROMIUM}: apt-get install chromium (.ci/run does)`,
-    );
+    // `Chromium not found at ${CHROMIUM}: apt-get install chromium (.ci/run does)`
+    expect(existsSync(CHROMIUM)).toBeTruthy();
     const invoice = await createInvoice(app, key, { currency: "MYR", gateway: "xendit" });
     const { tx } = await initiatePayment(app, key, invoice.id);
     const browser = await chromium.launch({
@@ -45,10 +42,10 @@ describe("checkout in a real browser", () => {
       // The hosted link shows "Preparing…" until the worker has created the gateway checkout.
       await page.goto(tx.checkoutUrl);
       await page.waitForSelector("#pay", { timeout: 15_000 });
-      assert.match(await page.content(), /MYR/);
+      expect(await page.content()).toMatch(/MYR/);
       await page.click("#pay");
       await page.waitForLoadState("load");
-      assert.match(await page.content(), /Payment received/i);
+      expect(await page.content()).toMatch(/Payment received/i);
     } finally {
       await browser.close();
     }
@@ -56,6 +53,6 @@ describe("checkout in a real browser", () => {
       const inv = await getInvoice(app, key, invoice.id);
       return inv.status === "paid" ? inv : null;
     });
-    assert.equal(paid.amountPaid, invoice.total);
+    expect(paid.amountPaid).toBe(invoice.total);
   });
 });

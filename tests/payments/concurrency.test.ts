@@ -2,8 +2,7 @@
  * Concurrency, ordering and authenticity of payments: duplicate storms,
  * racing initiations, out-of-order and forged webhooks.
  */
-import assert from "node:assert/strict";
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { midtransSignature } from "../../src/gateways/signatures.ts";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
@@ -58,23 +57,20 @@ describe("payments under concurrency and hostile delivery", () => {
     const results = await Promise.all(
       Array.from({ length: 50 }, () => post(webhook.url, paidBody, webhook.headers)),
     );
-    assert.ok(
-      results.every((r) => r.status === 200),
-      JSON.stringify(results.map((r) => r.status)),
-    );
-    assert.equal(results.filter((r) => r.body.duplicate === false).length, 1);
+    // JSON.stringify(results.map((r) => r.status))
+    expect(results.every((r) => r.status === 200)).toBeTruthy();
+    expect(results.filter((r) => r.body.duplicate === false).length).toBe(1);
     const done = await eventually(async () => {
       const inv = await getInvoice(app, key, invoice.id);
       return inv.status === "paid" ? inv : null;
     });
-    assert.equal(done.amountPaid, invoice.total);
-    assert.equal(
+    expect(done.amountPaid).toBe(invoice.total);
+    expect(
       await count(
         "select count(*) as n from paytrust_public.webhook_events where transaction_id = $1",
         [tx.id],
       ),
-      1,
-    );
+    ).toBe(1);
   });
 
   it("two concurrent initiatePayment calls for one installment: exactly one wins", async () => {
@@ -82,15 +78,14 @@ describe("payments under concurrency and hostile delivery", () => {
     const results = await Promise.all([1, 2].map(() => initiatePayment(app, key, invoice.id, 1)));
     const winners = results.filter((r) => r.tx);
     const losers = results.filter((r) => r.errors);
-    assert.equal(winners.length, 1);
-    assert.equal(losers[0].errors[0].extensions.code, "PTLIV");
-    assert.equal(
+    expect(winners.length).toBe(1);
+    expect(losers[0].errors[0].extensions.code).toBe("PTLIV");
+    expect(
       await count(
         "select count(*) as n from paytrust_public.payment_transactions where invoice_id = $1",
         [invoice.id],
       ),
-      1,
-    );
+    ).toBe(1);
   });
 
   it("out-of-order delivery (PAID then PENDING) stays paid", async () => {
@@ -101,7 +96,7 @@ describe("payments under concurrency and hostile delivery", () => {
     await sandbox.pay("xendit", tx.externalId);
     await eventually(async () => (await getInvoice(app, key, invoice.id)).status === "paid");
     const late = await post(pending.url, pending.body, pending.headers);
-    assert.equal(late.status, 200);
+    expect(late.status).toBe(200);
     await eventually(
       async () =>
         (await count(
@@ -110,8 +105,8 @@ describe("payments under concurrency and hostile delivery", () => {
         )) === 2,
     );
     const final = await getTransaction(app, key, tx.id);
-    assert.equal(final.status, "paid");
-    assert.equal((await getInvoice(app, key, invoice.id)).amountPaid, invoice.total);
+    expect(final.status).toBe("paid");
+    expect((await getInvoice(app, key, invoice.id)).amountPaid).toBe(invoice.total);
   });
 
   it("SETTLED after PAID upgrades the status without applying money twice", async () => {
@@ -124,8 +119,8 @@ describe("payments under concurrency and hostile delivery", () => {
       const t = await getTransaction(app, key, tx.id);
       return t.status === "settled" ? t : null;
     });
-    assert.equal(settled.iso20022Status, "ACSC");
-    assert.equal((await getInvoice(app, key, invoice.id)).amountPaid, invoice.total);
+    expect(settled.iso20022Status).toBe("ACSC");
+    expect((await getInvoice(app, key, invoice.id)).amountPaid).toBe(invoice.total);
   });
 
   it("forged Xendit tokens and Midtrans signatures get 401 and store nothing", async () => {
@@ -144,10 +139,10 @@ describe("payments under concurrency and hostile delivery", () => {
       }),
       { "x-callback-token": "not-the-token" },
     );
-    assert.equal(xendit.status, 401);
-    assert.equal(xendit.body.errors[0].extensions.code, "PTSIG");
+    expect(xendit.status).toBe(401);
+    expect(xendit.body.errors[0].extensions.code).toBe("PTSIG");
     const noToken = await post(`${app.url}/webhooks/xendit`, JSON.stringify({ id: "x" }));
-    assert.equal(noToken.status, 401);
+    expect(noToken.status).toBe(401);
     const gross = `${invoice.total}.00`;
     const forged = {
       order_id: tx.externalId,
@@ -159,19 +154,16 @@ describe("payments under concurrency and hostile delivery", () => {
       signature_key: midtransSignature(tx.externalId, "200", gross, "wrong-server-key"),
     };
     const midtrans = await post(`${app.url}/webhooks/midtrans`, JSON.stringify(forged));
-    assert.equal(midtrans.status, 401);
+    expect(midtrans.status).toBe(401);
     // A genuine signature over a tampered amount fails too.
     const tampered = {
       ...forged,
       signature_key: midtransSignature(tx.externalId, "200", gross, "SB-Mid-server-sandbox"),
       gross_amount: "1.00",
     };
-    assert.equal(
-      (await post(`${app.url}/webhooks/midtrans`, JSON.stringify(tampered))).status,
-      401,
-    );
-    assert.equal(await count("select count(*) as n from paytrust_public.webhook_events"), before);
-    assert.equal((await getInvoice(app, key, invoice.id)).amountPaid, "0");
+    expect((await post(`${app.url}/webhooks/midtrans`, JSON.stringify(tampered))).status).toBe(401);
+    expect(await count("select count(*) as n from paytrust_public.webhook_events")).toBe(before);
+    expect((await getInvoice(app, key, invoice.id)).amountPaid).toBe("0");
   });
 
   it("a replayed genuine webhook is a duplicate and changes nothing", async () => {
@@ -188,26 +180,26 @@ describe("payments under concurrency and hostile delivery", () => {
       delivered.webhook.body,
       delivered.webhook.headers,
     );
-    assert.equal(replay.status, 200);
-    assert.equal(replay.body.duplicate, true);
-    assert.equal((await getInvoice(app, key, invoice.id)).amountPaid, invoice.total);
+    expect(replay.status).toBe(200);
+    expect(replay.body.duplicate).toBe(true);
+    expect((await getInvoice(app, key, invoice.id)).amountPaid).toBe(invoice.total);
   });
 
   it("refuses bodies that are not JSON objects with clear codes", async () => {
     const headers = { "x-callback-token": "sandbox-callback-token" };
-    assert.equal((await post(`${app.url}/webhooks/xendit`, "{not json", headers)).status, 400);
-    assert.equal((await post(`${app.url}/webhooks/xendit`, "[1,2]", headers)).status, 400);
+    expect((await post(`${app.url}/webhooks/xendit`, "{not json", headers)).status).toBe(400);
+    expect((await post(`${app.url}/webhooks/xendit`, "[1,2]", headers)).status).toBe(400);
     const wrongType = await fetch(`${app.url}/webhooks/xendit`, {
       method: "POST",
       headers: { ...headers, "content-type": "text/plain" },
       body: "hi",
     });
-    assert.equal(wrongType.status, 415);
+    expect(wrongType.status).toBe(415);
     const huge = await post(
       `${app.url}/webhooks/xendit`,
       JSON.stringify({ pad: "x".repeat(200_000) }),
       headers,
     );
-    assert.equal(huge.status, 413);
+    expect(huge.status).toBe(413);
   });
 });

@@ -4,8 +4,7 @@
  * failing webhook lands in failedWebhooks and retryWebhook applies it.
  * Retries use graphile-worker's real backoff (~2.7 s after the first failure).
  */
-import assert from "node:assert/strict";
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { freePort, startTestApp, type TestApp } from "../helpers/app.ts";
 import { createAdminKey, createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
 import {
@@ -43,11 +42,8 @@ describe("gateway and webhook faults", () => {
       const t = await getTransaction(app, key, tx.id);
       return t.gatewayReference ? t : null;
     }, 20_000);
-    assert.equal(ready.status, "pending");
-    assert.equal(
-      sandbox.payments("xendit").filter((p) => p.externalId === tx.externalId).length,
-      1,
-    );
+    expect(ready.status).toBe("pending");
+    expect(sandbox.payments("xendit").filter((p) => p.externalId === tx.externalId).length).toBe(1);
   });
 
   it("a create whose response was lost is found again, not charged twice", async () => {
@@ -61,8 +57,8 @@ describe("gateway and webhook faults", () => {
       return t.gatewayReference ? t : null;
     }, 20_000);
     const charges = sandbox.payments("xendit").filter((p) => p.externalId === tx.externalId);
-    assert.equal(charges.length, 1);
-    assert.equal(ready.gatewayReference, charges[0].id);
+    expect(charges.length).toBe(1);
+    expect(ready.gatewayReference).toBe(charges[0].id);
   });
 
   it("a permanent refusal (400) fails the attempt at once with the gateway's message", async () => {
@@ -74,10 +70,10 @@ describe("gateway and webhook faults", () => {
       const t = await getTransaction(app, key, tx.id);
       return t.status === "failed" ? t : null;
     });
-    assert.match(failed.failureReason, /refused/i);
+    expect(failed.failureReason).toMatch(/refused/i);
     // The invoice is not locked: a new attempt can start.
     const again = await initiatePayment(app, key, invoice.id);
-    assert.equal(again.errors, undefined);
+    expect(again.errors).toBe(undefined);
   });
 
   it("gateway down: the attempt fails after the configured retries", async () => {
@@ -99,9 +95,9 @@ describe("gateway and webhook faults", () => {
         const t = await getTransaction(app, key, tx.id);
         return t.status === "failed" ? t : null;
       }, 30_000);
-      assert.match(failed.failureReason, /after 2 attempts/);
-      assert.equal(failed.iso20022Status, "RJCT");
-      assert.equal((await getInvoice(app, key, invoice.id)).status, "pending");
+      expect(failed.failureReason).toMatch(/after 2 attempts/);
+      expect(failed.iso20022Status).toBe("RJCT");
+      expect((await getInvoice(app, key, invoice.id)).status).toBe("pending");
     } finally {
       await down.stop();
     }
@@ -147,11 +143,11 @@ describe("failed webhook processing → failedWebhooks → retryWebhook", () => 
       const nodes = res.body.data?.failedWebhooks?.nodes ?? [];
       return nodes.length ? nodes : null;
     }, 30_000);
-    assert.equal(failedList.length, 1);
-    assert.equal(failedList[0].attempts, 2);
-    assert.match(failedList[0].lastError, /injected processing fault/);
-    assert.equal(failedList[0].retryLog.totalCount, 2);
-    assert.equal((await getInvoice(app, key, invoice.id)).amountPaid, "0");
+    expect(failedList.length).toBe(1);
+    expect(failedList[0].attempts).toBe(2);
+    expect(failedList[0].lastError).toMatch(/injected processing fault/);
+    expect(failedList[0].retryLog.totalCount).toBe(2);
+    expect((await getInvoice(app, key, invoice.id)).amountPaid).toBe("0");
 
     // Tenants cannot list or retry.
     const tenantTry = await app.gql(
@@ -159,7 +155,7 @@ describe("failed webhook processing → failedWebhooks → retryWebhook", () => 
       {},
       key,
     );
-    assert.ok(tenantTry.body.errors);
+    expect(tenantTry.body.errors).toBeTruthy();
 
     await db.pool.query(
       "drop trigger test_fault on paytrust_public.payment_transactions; drop function public.test_fault()",
@@ -169,18 +165,16 @@ describe("failed webhook processing → failedWebhooks → retryWebhook", () => 
       {},
       admin,
     );
-    assert.equal(retried.body.errors, undefined, JSON.stringify(retried.body.errors));
+    // JSON.stringify(retried.body.errors)
+    expect(retried.body.errors).toBe(undefined);
     const paid = await eventually(async () => {
       const inv = await getInvoice(app, key, invoice.id);
       return inv.status === "paid" ? inv : null;
     });
-    assert.equal(paid.amountPaid, invoice.total);
+    expect(paid.amountPaid).toBe(invoice.total);
     const audit = await db.pool.query(
       "select action from paytrust_public.audit_events where action in ('webhook.failed', 'webhook.retry') order by id",
     );
-    assert.deepEqual(
-      audit.rows.map((r) => r.action),
-      ["webhook.failed", "webhook.retry"],
-    );
+    expect(audit.rows.map((r) => r.action)).toEqual(["webhook.failed", "webhook.retry"]);
   });
 });

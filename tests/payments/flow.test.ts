@@ -3,8 +3,7 @@
  * gateway → signed webhook → worker → invoice paid, for both gateways and
  * all three currencies.
  */
-import assert from "node:assert/strict";
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
 import {
@@ -45,35 +44,33 @@ describe("payment flows through the sandbox gateways", () => {
         lineItems: [{ description: "Item", quantity: 3, unitPrice: c.unitPrice, taxRate: "11" }],
       });
       const tx = await startPayment(app, key, invoice.id);
-      assert.equal(tx.status, "pending");
-      assert.equal(tx.amount, invoice.total);
-      assert.equal(tx.iso20022Status, "PDNG");
-      assert.match(tx.checkoutUrl, /\/pay\//);
+      expect(tx.status).toBe("pending");
+      expect(tx.amount).toBe(invoice.total);
+      expect(tx.iso20022Status).toBe("PDNG");
+      expect(tx.checkoutUrl).toMatch(/\/pay\//);
 
       // The hosted link forwards to the gateway's checkout page.
       const hop = await fetch(tx.checkoutUrl, { redirect: "manual" });
-      assert.equal(hop.status, 303);
-      assert.equal(hop.headers.get("location"), tx.gatewayCheckoutUrl);
+      expect(hop.status).toBe(303);
+      expect(hop.headers.get("location")).toBe(tx.gatewayCheckoutUrl);
 
       const paid = await app.runtime.sandbox!.pay(
         c.gateway as "xendit" | "midtrans",
         tx.externalId,
       );
-      assert.ok(
-        paid.deliveries.every((d) => d.delivered),
-        JSON.stringify(paid.deliveries),
-      );
+      // JSON.stringify(paid.deliveries)
+      expect(paid.deliveries.every((d) => d.delivered)).toBeTruthy();
 
       const done = await eventually(async () => {
         const inv = await getInvoice(app, key, invoice.id);
         return inv.status === "paid" ? inv : null;
       });
-      assert.equal(done.amountPaid, invoice.total);
-      assert.equal(done.overpaymentAmount, "0");
-      assert.equal(done.installments.nodes[0].status, "paid");
+      expect(done.amountPaid).toBe(invoice.total);
+      expect(done.overpaymentAmount).toBe("0");
+      expect(done.installments.nodes[0].status).toBe("paid");
       const final = await getTransaction(app, key, tx.id);
-      assert.ok(["paid", "settled"].includes(final.status));
-      assert.ok(["ACSP", "ACSC"].includes(final.iso20022Status));
+      expect(["paid", "settled"].includes(final.status)).toBeTruthy();
+      expect(["ACSP", "ACSC"].includes(final.iso20022Status)).toBeTruthy();
     });
   }
 
@@ -84,21 +81,21 @@ describe("payment flows through the sandbox gateways", () => {
       installmentCount: 3,
     });
     const early = await initiatePayment(app, key, invoice.id, 2);
-    assert.equal(early.errors?.[0]?.extensions?.code, "PTSEQ");
+    expect(early.errors?.[0]?.extensions?.code).toBe("PTSEQ");
     const first = await startPayment(app, key, invoice.id, 1);
     await app.runtime.sandbox!.pay("xendit", first.externalId);
     await eventually(
       async () => (await getInvoice(app, key, invoice.id)).status === "partially_paid",
     );
     const second = await startPayment(app, key, invoice.id); // default: the next unpaid one
-    assert.equal(second.installmentNumber, 2);
+    expect(second.installmentNumber).toBe(2);
   });
 
   it("refuses a second live attempt for the same installment", async () => {
     const invoice = await createInvoice(app, key, { currency: "IDR", gateway: "midtrans" });
     await startPayment(app, key, invoice.id);
     const again = await initiatePayment(app, key, invoice.id);
-    assert.equal(again.errors?.[0]?.extensions?.code, "PTLIV");
+    expect(again.errors?.[0]?.extensions?.code).toBe("PTLIV");
   });
 
   it("records an overpayment instead of losing it", async () => {
@@ -112,9 +109,9 @@ describe("payment flows through the sandbox gateways", () => {
       const inv = await getInvoice(app, key, invoice.id);
       return inv.status === "paid" ? inv : null;
     });
-    assert.equal(done.overpaymentAmount, String(extra));
-    assert.equal(done.amountPaid, String(BigInt(invoice.total) + extra));
-    assert.equal(done.installments.nodes[0].paidAmount, invoice.total);
+    expect(done.overpaymentAmount).toBe(String(extra));
+    expect(done.amountPaid).toBe(String(BigInt(invoice.total) + extra));
+    expect(done.installments.nodes[0].paidAmount).toBe(invoice.total);
   });
 
   it("an expired attempt frees the installment for a new one", async () => {
@@ -125,12 +122,12 @@ describe("payment flows through the sandbox gateways", () => {
       const t = await getTransaction(app, key, tx.id);
       return t.status === "expired" ? t : null;
     });
-    assert.equal(expired.iso20022Status, "RJCT");
-    assert.equal(expired.iso20022Reason, "DS24");
-    assert.equal((await getInvoice(app, key, invoice.id)).status, "expired");
+    expect(expired.iso20022Status).toBe("RJCT");
+    expect(expired.iso20022Reason).toBe("DS24");
+    expect((await getInvoice(app, key, invoice.id)).status).toBe("expired");
     const retry = await startPayment(app, key, invoice.id);
-    assert.notEqual(retry.id, tx.id);
-    assert.equal((await getInvoice(app, key, invoice.id)).status, "pending");
+    expect(retry.id).not.toBe(tx.id);
+    expect((await getInvoice(app, key, invoice.id)).status).toBe("pending");
   });
 
   it("a Midtrans deny fails the attempt with RJCT", async () => {
@@ -141,22 +138,23 @@ describe("payment flows through the sandbox gateways", () => {
       const t = await getTransaction(app, key, tx.id);
       return t.status === "failed" ? t : null;
     });
-    assert.equal(failed.iso20022Status, "RJCT");
-    assert.equal((await getInvoice(app, key, invoice.id)).amountPaid, "0");
+    expect(failed.iso20022Status).toBe("RJCT");
+    expect((await getInvoice(app, key, invoice.id)).amountPaid).toBe("0");
   });
 
   it("needs at most 3 merchant API calls for a full payment", async () => {
     // 1: createInvoice, 2: initiatePayment (checkoutUrl returned at once), 3: read the invoice.
     const invoice = await createInvoice(app, key, { currency: "IDR", gateway: "xendit" });
     const { tx } = await initiatePayment(app, key, invoice.id);
-    assert.ok(tx.checkoutUrl, "checkoutUrl is known immediately");
+    // checkoutUrl is known immediately
+    expect(tx.checkoutUrl).toBeTruthy();
     // The customer follows the link (not a merchant call) and pays.
     const target = await eventually(async () => {
       const hop = await fetch(tx.checkoutUrl, { redirect: "manual" });
       return hop.status === 303 ? hop.headers.get("location") : null;
     });
     const page = await fetch(target!);
-    assert.match(await page.text(), /id="pay"/);
+    expect(await page.text()).toMatch(/id="pay"/);
     await app.runtime.sandbox!.pay("xendit", tx.externalId);
     await eventually(async () => (await getInvoice(app, key, invoice.id)).status === "paid");
   });

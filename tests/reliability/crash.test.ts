@@ -19,8 +19,7 @@
  * (the event is applied by the dead worker's session; the re-queued job, if
  * any, then finds it processed and does nothing).
  */
-import assert from "node:assert/strict";
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import type pg from "pg";
 import { createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
 import { createInvoice, eventually, initiatePayment } from "../helpers/payments.ts";
@@ -112,10 +111,8 @@ describe("a worker killed mid-job (SIGKILL)", () => {
     ];
     for (const { tx } of paidLater) {
       const paid = await sandbox.pay("xendit", tx.externalId);
-      assert.ok(
-        paid.deliveries.every((d) => d.delivered),
-        "the webhook is stored before the kill",
-      );
+      // the webhook is stored before the kill
+      expect(paid.deliveries.every((d) => d.delivered)).toBeTruthy();
     }
 
     // gateway__create_payment: the charge request takes 5 s, the kill lands inside it.
@@ -126,7 +123,8 @@ describe("a worker killed mid-job (SIGKILL)", () => {
     for (const gateway of ["xendit", "midtrans"] as const) {
       const invoice = await createInvoice(app, key, { currency: "IDR", gateway });
       const { tx, errors } = await initiatePayment(app, key, invoice.id);
-      assert.equal(errors, undefined, JSON.stringify(errors));
+      // JSON.stringify(errors)
+      expect(errors).toBe(undefined);
       charging.push({ invoice, tx, gateway });
     }
 
@@ -141,11 +139,8 @@ describe("a worker killed mid-job (SIGKILL)", () => {
     }, 20_000);
     await sleep(300);
     for (const { tx, gateway } of charging) {
-      assert.equal(
-        sandbox.find(gateway, tx.externalId),
-        null,
-        "the kill must land before the gateway answers",
-      );
+      // the kill must land before the gateway answers
+      expect(sandbox.find(gateway, tx.externalId)).toBe(null);
     }
     await first.kill("SIGKILL");
     const killedAt = Date.now();
@@ -155,7 +150,7 @@ describe("a worker killed mid-job (SIGKILL)", () => {
       `select pid from pg_stat_activity where $1 = any(pg_blocking_pids(pid)) and query ilike '%apply_webhook_event%'`,
       [locks[0].pid],
     );
-    assert.equal(orphans.length, 1);
+    expect(orphans.length).toBe(1);
     await db.pool.query("select pg_terminate_backend($1)", [orphans[0].pid]);
     for (const lock of locks) await lock.release();
 
@@ -175,16 +170,18 @@ describe("a worker killed mid-job (SIGKILL)", () => {
       return txs.every((t) => t.gateway_reference) && rows[0].n === 2;
     }, 60_000);
     const recoverySeconds = (Date.now() - killedAt) / 1000;
-    assert.ok(recoverySeconds < 60, `recovered in ${recoverySeconds} s`);
+    // `recovered in ${recoverySeconds} s`
+    expect(recoverySeconds < 60).toBeTruthy();
     console.log(`recovered ${recoverySeconds.toFixed(1)} s after the kill`);
-    assert.match(second.output(), /Re-queued \d+ stalled item/);
+    expect(second.output()).toMatch(/Re-queued \d+ stalled item/);
 
     // Exactly one gateway charge per payment, and it is the one recorded.
     for (const { tx, gateway } of charging) {
       const charges = sandbox.payments(gateway).filter((p) => p.externalId === tx.externalId);
-      assert.equal(charges.length, 1, `${gateway}: one charge`);
+      // `${gateway}: one charge`
+      expect(charges.length).toBe(1);
       const row = await txRow(db.pool, tx.id);
-      assert.equal(row.gateway_reference, gateway === "xendit" ? charges[0].id : charges[0].token);
+      expect(row.gateway_reference).toBe(gateway === "xendit" ? charges[0].id : charges[0].token);
     }
     // Each event applied exactly once: money once, one status change, one event row.
     for (const { invoice, tx } of paidLater) {
@@ -192,7 +189,7 @@ describe("a worker killed mid-job (SIGKILL)", () => {
         "select status, amount_paid, overpayment_amount from paytrust_public.invoices where id = $1",
         [invoice.id],
       );
-      assert.deepEqual(rows[0], {
+      expect(rows[0]).toEqual({
         status: "paid",
         amount_paid: invoice.total,
         overpayment_amount: "0",
@@ -201,12 +198,13 @@ describe("a worker killed mid-job (SIGKILL)", () => {
         "select count(*)::int as n from paytrust_public.audit_events where action = 'payment.status_change' and subject_id = $1",
         [tx.id],
       );
-      assert.equal(changes[0].n, 1, "one status change per payment");
+      // one status change per payment
+      expect(changes[0].n).toBe(1);
       const { rows: events } = await db.pool.query(
         "select status from paytrust_public.webhook_events where transaction_id = $1",
         [tx.id],
       );
-      assert.deepEqual(events, [{ status: "processed" }]);
+      expect(events).toEqual([{ status: "processed" }]);
     }
     // The dead worker's jobs stay locked (graphile-worker frees them after 4 hours); when they do
     // run, they must change nothing: either their key moved to a new job and their attempts are
@@ -215,17 +213,19 @@ describe("a worker killed mid-job (SIGKILL)", () => {
       "select key, attempts, max_attempts from graphile_worker.jobs where locked_at is not null and locked_at < $1",
       [new Date(killedAt)],
     );
-    assert.ok(dead.length >= 3, "the dead worker's jobs are still locked");
+    // the dead worker's jobs are still locked
+    expect(dead.length >= 3).toBeTruthy();
     for (const job of dead) {
       if (job.key === null) {
-        assert.ok(job.attempts >= job.max_attempts);
+        expect(job.attempts >= job.max_attempts).toBeTruthy();
       } else {
-        assert.match(job.key, /^webhook__process:\d+$/);
+        expect(job.key).toMatch(/^webhook__process:\d+$/);
         const { rows } = await db.pool.query(
           "select status from paytrust_public.webhook_events where id = $1",
           [job.key.split(":")[1]],
         );
-        assert.equal(rows[0]?.status, "processed", `${job.key} would find its work done`);
+        // `${job.key} would find its work done`
+        expect(rows[0]?.status).toBe("processed");
       }
     }
 
@@ -239,8 +239,7 @@ describe("a worker killed mid-job (SIGKILL)", () => {
         );
         return rows[0].status === "paid" && rows[0].amount_paid === invoice.total;
       }, 20_000);
-      assert.equal(
-        sandbox.payments(gateway).filter((p) => p.externalId === tx.externalId).length,
+      expect(sandbox.payments(gateway).filter((p) => p.externalId === tx.externalId).length).toBe(
         1,
       );
     }

@@ -8,8 +8,7 @@
  * request (row counts of every table and of the job queue, checksum of every
  * money and status column), checked after every single request.
  */
-import assert from "node:assert/strict";
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import fc from "fast-check";
 import { createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
 import {
@@ -268,7 +267,7 @@ describe("fuzzing createInvoice", () => {
         });
         const changed = await change(); // always, so the next case is judged on its own
         const problem = unclearRefusal(answer, "createInvoice") ?? changed;
-        assert.equal(problem, null, `${label}: ${problem}`);
+        expect({ label, problem }).toEqual({ label, problem: null });
       }),
       { numRuns: RUNS, seed: SEED },
     );

@@ -13,8 +13,7 @@
  * (stored as 'ignored', by design) and Midtrans notifications whose unsigned
  * fields were changed (see security.test.ts).
  */
-import assert from "node:assert/strict";
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import fc from "fast-check";
 import { midtransSignature } from "../../src/gateways/signatures.ts";
 import { createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
@@ -141,8 +140,8 @@ describe("fuzzing the webhook endpoints", () => {
     const deliveries = sandbox.deliveries();
     xendit = deliveries.filter((d) => d.gateway === "xendit").map((d) => d.webhook);
     midtrans = deliveries.filter((d) => d.gateway === "midtrans").map((d) => d.webhook);
-    assert.equal(xendit.length, 2);
-    assert.equal(midtrans.length, 2);
+    expect(xendit.length).toBe(2);
+    expect(midtrans.length).toBe(2);
     await quiet(db.pool);
   });
   afterAll(async () => {
@@ -154,14 +153,14 @@ describe("fuzzing the webhook endpoints", () => {
     const tables = await trackedTables(db.pool);
     const change = changeDetector(db.pool, tables, await snapshot(db.pool, tables));
     await fc.assert(
-      fc.asyncProperty(cases, async ({ label, headers, body, expect }) => {
+      fc.asyncProperty(cases, async ({ label, headers, body, expect: outcome }) => {
         const answer = await http(`${app.url}${path}`, { method: "POST", headers, body });
         const changed = await change(); // always, so the next case is judged on its own
         let problem: string | null;
         const duplicate = answer.status === 200 && answer.json?.duplicate === true;
-        if (expect === "either" && duplicate) {
+        if (outcome === "either" && duplicate) {
           problem = null;
-        } else if (expect === "duplicate") {
+        } else if (outcome === "duplicate") {
           problem =
             answer.status === 200 && answer.json?.duplicate === true
               ? null
@@ -175,11 +174,11 @@ describe("fuzzing the webhook endpoints", () => {
             problem = `unexpected error code: ${answer.text.slice(0, 200)}`;
           }
         }
-        assert.equal(
-          problem ?? changed,
-          null,
-          `${label} (HTTP ${answer.status}): ${problem ?? changed}`,
-        );
+        expect({ label, status: answer.status, problem: problem ?? changed }).toEqual({
+          label,
+          status: answer.status,
+          problem: null,
+        });
       }),
       { numRuns: RUNS, seed: SEED },
     );

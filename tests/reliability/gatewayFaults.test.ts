@@ -7,8 +7,7 @@
  * or with a failed attempt that leaves the invoice free for a new one.
  * Retries use graphile-worker's real backoff (~2.7 s after the first failure).
  */
-import assert from "node:assert/strict";
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
 import {
   createInvoice,
@@ -52,7 +51,8 @@ describe("gateway faults: retried or failed cleanly, never a second charge, neve
   async function begin(gateway: Gateway) {
     const invoice = await createInvoice(app, key, { currency: "IDR", gateway });
     const { tx, errors } = await initiatePayment(app, key, invoice.id);
-    assert.equal(errors, undefined, JSON.stringify(errors));
+    // JSON.stringify(errors)
+    expect(errors).toBe(undefined);
     return { invoice, tx };
   }
 
@@ -75,12 +75,10 @@ describe("gateway faults: retried or failed cleanly, never a second charge, neve
       });
       const { tx } = await begin(gateway);
       const done = await settled(tx.id);
-      assert.equal(done.status, "pending");
-      assert.equal(charges(gateway, tx.externalId).length, 1);
-      assert.ok(
-        app.logs.some((l) => l.includes(`timed out after ${TIMEOUT_MS} ms`)),
-        "the timeout was logged",
-      );
+      expect(done.status).toBe("pending");
+      expect(charges(gateway, tx.externalId).length).toBe(1);
+      // the timeout was logged
+      expect(app.logs.some((l) => l.includes(`timed out after ${TIMEOUT_MS} ms`))).toBeTruthy();
     });
 
     it(`${gateway}: a malformed JSON answer after the gateway created the charge is retried, one charge`, async () => {
@@ -92,9 +90,9 @@ describe("gateway faults: retried or failed cleanly, never a second charge, neve
       });
       const { tx } = await begin(gateway);
       const done = await settled(tx.id);
-      assert.equal(done.status, "pending");
-      assert.ok(done.gatewayReference);
-      assert.equal(charges(gateway, tx.externalId).length, 1);
+      expect(done.status).toBe("pending");
+      expect(done.gatewayReference).toBeTruthy();
+      expect(charges(gateway, tx.externalId).length).toBe(1);
     });
 
     it(`${gateway}: lookups failing on every attempt fail the payment, and a new attempt succeeds`, async () => {
@@ -104,21 +102,21 @@ describe("gateway faults: retried or failed cleanly, never a second charge, neve
       sandbox.failNext(1, { status: 502, method: "GET", path: LOOKUP_PATH[gateway] });
       const { invoice, tx } = await begin(gateway);
       const failed = await settled(tx.id);
-      assert.equal(failed.status, "failed");
-      assert.match(failed.failureReason, /after 2 attempts/);
-      assert.equal(failed.iso20022Status, "RJCT");
-      assert.equal(charges(gateway, tx.externalId).length, 0);
+      expect(failed.status).toBe("failed");
+      expect(failed.failureReason).toMatch(/after 2 attempts/);
+      expect(failed.iso20022Status).toBe("RJCT");
+      expect(charges(gateway, tx.externalId).length).toBe(0);
 
       // Not locked: the next attempt starts, is charged once and paid once.
       const retry = await startPayment(app, key, invoice.id);
-      assert.notEqual(retry.id, tx.id);
+      expect(retry.id).not.toBe(tx.id);
       await sandbox.pay(gateway, retry.externalId);
       const paid = await eventually(async () => {
         const inv = await getInvoice(app, key, invoice.id);
         return inv.status === "paid" ? inv : null;
       }, 20_000);
-      assert.equal(paid.amountPaid, invoice.total);
-      assert.equal(charges(gateway, retry.externalId).length, 1);
+      expect(paid.amountPaid).toBe(invoice.total);
+      expect(charges(gateway, retry.externalId).length).toBe(1);
     });
   }
 
@@ -128,13 +126,10 @@ describe("gateway faults: retried or failed cleanly, never a second charge, neve
     const before = sandbox.apiCalls().length;
     const { tx } = await begin("xendit");
     const done = await settled(tx.id);
-    assert.ok(done.gatewayReference);
+    expect(done.gatewayReference).toBeTruthy();
     const calls = sandbox.apiCalls().slice(before);
-    assert.deepEqual(
-      calls.map((c) => `${c.method} ${c.status}`),
-      ["GET 404", "POST 200"],
-      "one lookup, one create",
-    );
+    // one lookup, one create
+    expect(calls.map((c) => `${c.method} ${c.status}`)).toEqual(["GET 404", "POST 200"]);
   });
 
   it("429 with Retry-After: rescheduled no earlier than asked, without using up attempts", async () => {
@@ -155,14 +150,15 @@ describe("gateway faults: retried or failed cleanly, never a second charge, neve
       );
       return rows[0];
     }, 10_000);
-    assert.ok(Number(rescheduled.wait) > 1, `waits ${rescheduled.wait} s for Retry-After: 2`);
-    assert.equal(rescheduled.payload.deferrals, 1);
+    // `waits ${rescheduled.wait} s for Retry-After: 2`
+    expect(Number(rescheduled.wait) > 1).toBeTruthy();
+    expect(rescheduled.payload.deferrals).toBe(1);
     const done = await settled(tx.id);
-    assert.equal(done.status, "pending");
-    assert.ok(done.gatewayReference);
-    assert.equal(charges("midtrans", tx.externalId).length, 1);
+    expect(done.status).toBe("pending");
+    expect(done.gatewayReference).toBeTruthy();
+    expect(charges("midtrans", tx.externalId).length).toBe(1);
     const refusals = sandbox.apiCalls().filter((c) => c.status === 429);
-    assert.equal(refusals.length, 2);
+    expect(refusals.length).toBe(2);
   });
 
   it("a malformed lookup answer (nothing created yet) is retried and the charge created once", async () => {
@@ -173,7 +169,7 @@ describe("gateway faults: retried or failed cleanly, never a second charge, neve
     });
     const { tx } = await begin("xendit");
     const done = await settled(tx.id);
-    assert.equal(done.status, "pending");
-    assert.equal(charges("xendit", tx.externalId).length, 1);
+    expect(done.status).toBe("pending");
+    expect(charges("xendit", tx.externalId).length).toBe(1);
   });
 });

@@ -18,9 +18,8 @@
  * tests/rls/isolation.test.ts tests the same promise by example; this file is
  * the systematic sweep.
  */
-import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import type pg from "pg";
 import { asRole, createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
 import { createInvoice, eventually, getInvoice, startPayment } from "../helpers/payments.ts";
@@ -296,7 +295,8 @@ describe("tenant isolation matrix", () => {
         order by 1`,
       [SCHEMAS],
     );
-    assert.ok(relations.length >= 15, "the catalog lists the exposed relations");
+    // the catalog lists the exposed relations
+    expect(relations.length >= 15).toBeTruthy();
     const problems: string[] = [];
     for (const rel of relations) {
       const rule = ownership(rel.name, rel.columns);
@@ -355,7 +355,7 @@ describe("tenant isolation matrix", () => {
         if (del.ok && del.rowCount > 0) problems.push(`${rel.name}: B deletes A's rows`);
       });
     }
-    assert.deepEqual(problems, []);
+    expect(problems).toEqual([]);
   });
 
   it("functions: with A's ids B gets exactly what it gets for ids that do not exist, and nothing of A", async () => {
@@ -400,18 +400,17 @@ describe("tenant isolation matrix", () => {
           );
       });
     }
-    assert.deepEqual(problems, []);
+    expect(problems).toEqual([]);
     // The reports hold B's figures only: A invoiced in USD and MYR, B in IDR.
     await asB(async (client) => {
       for (const report of ["financial_report", "financial_tax_report"]) {
         const { rows } = await client.query(
           `select * from paytrust_public.${report}(current_date - 30, current_date + 1, null)`,
         );
-        assert.ok(rows.length > 0, `${report}: B's own figures are there`);
-        assert.ok(
-          rows.every((r) => r.currency === "IDR"),
-          `${report}: ${JSON.stringify(rows)}`,
-        );
+        // `${report}: B's own figures are there`
+        expect(rows.length > 0).toBeTruthy();
+        // `${report}: ${JSON.stringify(rows)}`
+        expect(rows.every((r) => r.currency === "IDR")).toBeTruthy();
       }
     });
   });
@@ -426,7 +425,8 @@ describe("tenant isolation matrix", () => {
       {},
       b.apiKey,
     );
-    assert.ok(schema.body.data, JSON.stringify(schema.body));
+    // JSON.stringify(schema.body)
+    expect(schema.body.data).toBeTruthy();
     const fields = schema.body.data.__schema.queryType.fields as any[];
     const typeName = (t: any): string => (t.ofType ? typeName(t.ofType) : t.name);
     const scalarsOf = new Map<string, string>();
@@ -437,7 +437,8 @@ describe("tenant isolation matrix", () => {
           { n: name },
           b.apiKey,
         );
-        assert.ok(res.body.data, JSON.stringify(res.body));
+        // JSON.stringify(res.body)
+        expect(res.body.data).toBeTruthy();
         const t = res.body.data.__type;
         if (!t?.fields) scalarsOf.set(name, "");
         else {
@@ -488,8 +489,9 @@ describe("tenant isolation matrix", () => {
         if (leaked.length) problems.push(`${field.name}(${id}): ${leaked.join(", ")}`);
       }
     }
-    assert.ok(calls > fields.length, `${calls} GraphQL calls`);
-    assert.deepEqual(problems, []);
+    // `${calls} GraphQL calls`
+    expect(calls > fields.length).toBeTruthy();
+    expect(problems).toEqual([]);
     function printType(t: any): string {
       if (t.kind === "NON_NULL") return `${printType(t.ofType)}!`;
       if (t.kind === "LIST") return `[${printType(t.ofType)}]`;
@@ -500,17 +502,18 @@ describe("tenant isolation matrix", () => {
   it("REST: /pay/:id shows a payment's state, nothing of its invoice, customer or tenant", async () => {
     for (const tx of [aPaidTx, aPendingTx]) {
       const res = await http(`${app.url}/pay/${tx.id}`, { redirect: "manual" });
-      assert.ok([200, 303].includes(res.status));
+      expect([200, 303].includes(res.status)).toBeTruthy();
       const location = res.headers.get("location");
       // A pending payment forwards to the gateway's own checkout page (the payer's link), nothing else.
-      if (location) assert.equal(location, tx.gatewayCheckoutUrl);
+      if (location) expect(location).toBe(tx.gatewayCheckoutUrl);
       const leaked = leaks(res.text, [tx.id, location ?? ""]);
-      assert.deepEqual(leaked, [], `/pay/${tx.id} shows ${leaked.join(", ")}`);
-      assert.equal(res.headers.get("cache-control"), "no-store");
+      // `/pay/${tx.id} shows ${leaked.join(", ")}`
+      expect(leaked).toEqual([]);
+      expect(res.headers.get("cache-control")).toBe("no-store");
     }
     for (const id of [randomUUID(), "not-a-uuid", "../../etc/passwd"]) {
       const res = await http(`${app.url}/pay/${encodeURIComponent(id)}`);
-      assert.equal(res.status, 404);
+      expect(res.status).toBe(404);
     }
   });
 
@@ -518,16 +521,18 @@ describe("tenant isolation matrix", () => {
     it(`REST: /invoices/:id/${document}.xml — B gets 404 for A's invoice, anonymous 401`, async () => {
       const url = `${app.url}/invoices/${aIds.paidInvoiceId}/${document}.xml`;
       const own = await http(url, { headers: { authorization: `Bearer ${a.apiKey}` } });
-      assert.equal(own.status, 200, own.text);
-      assert.ok(own.text.includes(A_NAME), "the owner's document is the real one");
+      expect(own.status).toBe(200);
+      // the owner's document is the real one
+      expect(own.text.includes(A_NAME)).toBeTruthy();
       for (const id of [aIds.paidInvoiceId, aIds.invoiceId]) {
         const res = await http(`${app.url}/invoices/${id}/${document}.xml`, {
           headers: { authorization: `Bearer ${b.apiKey}` },
         });
-        assert.ok(res.status === 404 || res.status === 403, `HTTP ${res.status}`);
-        assert.deepEqual(leaks(res.text, [id]), []);
+        // `HTTP ${res.status}`
+        expect(res.status === 404 || res.status === 403).toBeTruthy();
+        expect(leaks(res.text, [id])).toEqual([]);
       }
-      assert.equal((await http(url)).status, 401);
+      expect((await http(url)).status).toBe(401);
     });
   }
 
@@ -546,15 +551,14 @@ describe("tenant isolation matrix", () => {
     const usage = (role: string, schema: string) =>
       rows.find((r) => r.role === role && r.schema === schema)?.usage;
     for (const role of roles) {
-      assert.equal(usage(role, "paytrust_private"), false, `${role} on paytrust_private`);
-      assert.equal(usage(role, "graphile_worker"), false, `${role} on graphile_worker`);
+      // `${role} on paytrust_private`
+      expect(usage(role, "paytrust_private")).toBe(false);
+      // `${role} on graphile_worker`
+      expect(usage(role, "graphile_worker")).toBe(false);
     }
-    assert.equal(
-      usage("paytrust_analyst", "paytrust_public"),
-      false,
-      "analysts do not reach the API schema",
-    );
-    assert.equal(usage("paytrust_analyst", "paytrust_reporting"), true);
+    // analysts do not reach the API schema
+    expect(usage("paytrust_analyst", "paytrust_public")).toBe(false);
+    expect(usage("paytrust_analyst", "paytrust_reporting")).toBe(true);
     // And in practice: the secrets table and the private functions are out of reach.
     for (const role of ["paytrust_tenant", "paytrust_analyst"] as const) {
       await asRole(db.pool, role, { tenantId: b.tenantId }, async (client) => {
@@ -566,14 +570,14 @@ describe("tenant isolation matrix", () => {
           "select graphile_worker.add_job('webhook__process', '{}')",
         ]) {
           const outcome = await attempt(client, sql);
-          assert.equal(outcome.ok ? "ran" : outcome.code, "42501", `${role}: ${sql}`);
+          // `${role}: ${sql}`
+          expect(outcome.ok ? "ran" : outcome.code).toBe("42501");
         }
         if (role === "paytrust_analyst") {
-          assert.equal((await attempt(client, "select * from paytrust_public.invoices")).ok, false);
-          assert.equal(
+          expect((await attempt(client, "select * from paytrust_public.invoices")).ok).toBe(false);
+          expect(
             (await attempt(client, "select * from paytrust_reporting.revenue_by_day")).ok,
-            true,
-          );
+          ).toBe(true);
         }
       });
     }

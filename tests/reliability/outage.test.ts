@@ -7,10 +7,9 @@
  * it is back, service resumes by itself and every invoice whose creation was
  * acknowledged is there.
  */
-import assert from "node:assert/strict";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import type pg from "pg";
 import {
   ensureDatabase,
@@ -133,23 +132,21 @@ describe("database stopped and restarted under load", () => {
       return o.kind === "unavailable" && o.status === 503 ? o : null;
     }, 15_000);
     const noticedSeconds = (Date.now() - stoppedAt) / 1000;
-    assert.ok(refused.ms < 1000, `a refusal while down is immediate (${refused.ms} ms)`);
+    // `a refusal while down is immediate (${refused.ms} ms)`
+    expect(refused.ms < 1000).toBeTruthy();
     const ready = await http(`${app.url}/readyz`, { timeoutMs: HANG_MS });
-    assert.equal(ready.status, 503);
-    assert.deepEqual(ready.json, { status: "unavailable", reason: "database unreachable" });
-    assert.equal((await http(`${app.url}/healthz`)).status, 200);
+    expect(ready.status).toBe(503);
+    expect(ready.json).toEqual({ status: "unavailable", reason: "database unreachable" });
+    expect((await http(`${app.url}/healthz`)).status).toBe(200);
     const webhook = await http(`${app.url}/webhooks/xendit`, {
       method: "POST",
       headers: { "content-type": "application/json", "x-callback-token": "sandbox-callback-token" },
       body: JSON.stringify({ id: "inv-1", external_id: "pt-unknown", status: "PAID" }),
       timeoutMs: HANG_MS,
     });
-    assert.equal(
-      webhook.status,
-      503,
-      "a webhook is refused with 503 so the gateway retries it later",
-    );
-    assert.equal(webhook.json?.errors?.[0]?.extensions?.code, "PTUNAV");
+    // a webhook is refused with 503 so the gateway retries it later
+    expect(webhook.status).toBe(503);
+    expect(webhook.json?.errors?.[0]?.extensions?.code).toBe("PTUNAV");
     await sleep(2000); // a few more seconds of load against the stopped server
 
     const restartedAt = Date.now();
@@ -170,16 +167,20 @@ describe("database stopped and restarted under load", () => {
     await Promise.all(loops);
 
     const others = outcomes.filter((o) => o.kind === "other");
-    assert.deepEqual(others, [], "every answer is a success or a PTUNAV refusal");
+    // every answer is a success or a PTUNAV refusal
+    expect(others).toEqual([]);
     const slowest = Math.max(...outcomes.map((o) => o.ms));
-    assert.ok(slowest < HANG_MS, `no request hangs (slowest ${slowest} ms)`);
+    // `no request hangs (slowest ${slowest} ms)`
+    expect(slowest < HANG_MS).toBeTruthy();
     const acknowledged = outcomes.filter((o) => o.kind === "acknowledged").map((o) => o.id!);
     const { rows } = await pool.query<{ n: number }>(
       "select count(*)::int as n from paytrust_public.invoices where id = any($1::uuid[])",
       [acknowledged],
     );
-    assert.equal(rows[0].n, acknowledged.length, "every acknowledged invoice exists");
-    assert.ok(!app.logs.some((l) => l.startsWith("Unhandled error")), "no unhandled error");
+    // every acknowledged invoice exists
+    expect(rows[0].n).toBe(acknowledged.length);
+    // no unhandled error
+    expect(!app.logs.some((l) => l.startsWith("Unhandled error"))).toBeTruthy();
     console.log(
       `${outcomes.length} requests: ${acknowledged.length} acknowledged (all present), ` +
         `${outcomes.filter((o) => o.kind === "unavailable").length} PTUNAV; 503 within ${noticedSeconds.toFixed(1)} s ` +

@@ -7,8 +7,7 @@
  * task is queued by hand (graphile_worker.add_job, as the cron does) with an
  * explicit age threshold, and the real worker runs it.
  */
-import assert from "node:assert/strict";
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
 import { createInvoice, eventually, startPayment } from "../helpers/payments.ts";
 import { http, type LoggedApp, startLoggedApp } from "./helpers.ts";
@@ -62,7 +61,8 @@ describe("missed webhooks → reconciliation", () => {
     const invoice = await createInvoice(app, key, { currency, gateway });
     const tx = await startPayment(app, key, invoice.id);
     const paid = await app.runtime.sandbox!.pay(gateway, tx.externalId, { deliver: false });
-    assert.deepEqual(paid.deliveries, [], "no webhook was sent");
+    // no webhook was sent
+    expect(paid.deliveries).toEqual([]);
     return { invoice, tx };
   }
 
@@ -73,21 +73,21 @@ describe("missed webhooks → reconciliation", () => {
   ] as const) {
     it(`${gateway} ${currency}: a payment whose webhook never came is applied once, through the webhook path`, async () => {
       const { invoice, tx } = await paidWithoutWebhook(gateway, currency);
-      assert.equal((await state(invoice.id, tx.id)).tx_status, "pending");
+      expect((await state(invoice.id, tx.id)).tx_status).toBe("pending");
 
       // Younger than the threshold: not asked about yet.
       await reconcile(3600);
-      assert.deepEqual((await state(invoice.id, tx.id)).events, []);
+      expect((await state(invoice.id, tx.id)).events).toEqual([]);
 
       await reconcile(0);
       const done = await eventually(async () => {
         const s = await state(invoice.id, tx.id);
         return s.invoice_status === "paid" ? s : null;
       }, 20_000);
-      assert.equal(done.amount_paid, invoice.total);
-      assert.equal(done.overpayment_amount, "0");
-      assert.deepEqual(done.events, [{ source: "reconciliation", status: "processed" }]);
-      assert.equal(done.changes, 1);
+      expect(done.amount_paid).toBe(invoice.total);
+      expect(done.overpayment_amount).toBe("0");
+      expect(done.events).toEqual([{ source: "reconciliation", status: "processed" }]);
+      expect(done.changes).toBe(1);
 
       // Asking again, and the late webhook finally arriving, change nothing.
       await reconcile(0);
@@ -97,14 +97,15 @@ describe("missed webhooks → reconciliation", () => {
         headers: webhook.headers,
         body: webhook.body,
       });
-      assert.equal(late.status, 200, late.text);
+      expect(late.status).toBe(200);
       await eventually(async () => {
         const s = await state(invoice.id, tx.id);
         return s.events.every((e: { status: string }) => e.status !== "received");
       });
       const final = await state(invoice.id, tx.id);
-      assert.equal(final.amount_paid, invoice.total);
-      assert.equal(final.changes, 1, "money and status moved once");
+      expect(final.amount_paid).toBe(invoice.total);
+      // money and status moved once
+      expect(final.changes).toBe(1);
     });
   }
 
@@ -117,8 +118,8 @@ describe("missed webhooks → reconciliation", () => {
       const s = await state(invoice.id, tx.id);
       return s.tx_status === "expired" ? s : null;
     }, 20_000);
-    assert.equal(done.invoice_status, "expired");
-    assert.equal(done.amount_paid, "0");
+    expect(done.invoice_status).toBe("expired");
+    expect(done.amount_paid).toBe("0");
   });
 
   it("one gateway's status API failing does not stop the other; the next run catches up", async () => {
@@ -131,14 +132,14 @@ describe("missed webhooks → reconciliation", () => {
       async () => (await state(a.invoice.id, a.tx.id)).invoice_status === "paid",
       20_000,
     );
-    assert.equal((await state(b.invoice.id, b.tx.id)).invoice_status, "pending");
-    assert.ok(app.logs.some((l) => l.includes(`Reconciliation of ${b.tx.id} failed`)));
+    expect((await state(b.invoice.id, b.tx.id)).invoice_status).toBe("pending");
+    expect(app.logs.some((l) => l.includes(`Reconciliation of ${b.tx.id} failed`))).toBeTruthy();
 
     await reconcile(0);
     const done = await eventually(async () => {
       const s = await state(b.invoice.id, b.tx.id);
       return s.invoice_status === "paid" ? s : null;
     }, 20_000);
-    assert.equal(done.amount_paid, b.invoice.total);
+    expect(done.amount_paid).toBe(b.invoice.total);
   });
 });

@@ -8,8 +8,7 @@
  * execute with grafast as an authenticated request would; the last one goes
  * through the real HTTP server with API keys.
  */
-import assert from "node:assert/strict";
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import pg from "pg";
 import { postgraphile } from "postgraphile";
 import { grafast } from "postgraphile/grafast";
@@ -67,7 +66,8 @@ describe("GraphQL aggregates (pg-aggregates)", () => {
       resolvedPreset,
       requestContext: { expressv4: { req } } as any,
     })) as { data?: any; errors?: readonly unknown[] };
-    assert.equal(result.errors, undefined, JSON.stringify(result.errors));
+    // JSON.stringify(result.errors)
+    expect(result.errors).toBe(undefined);
     return JSON.parse(JSON.stringify(result.data)); // plain objects (grafast's have null prototypes)
   }
 
@@ -83,19 +83,18 @@ describe("GraphQL aggregates (pg-aggregates)", () => {
            byStatus: groupedAggregates(groupBy: [CURRENCY, STATUS]) { keys sum { total } }
          } }`,
     );
-    assert.equal(data.invoices.totalCount, 6);
+    expect(data.invoices.totalCount).toBe(6);
     // IDR: A1 219,119 + A2 117,220 + A6 36,266 = 372,605; paid 219,119 + 58,610 = 277,729
     // MYR: A3 6,641, paid 7,000 (359 over)
     // USD: A4 11,349 (cancelled: 10,000 + 1,000 tax + 319 + 30 fee) + A5 5,690 = 17,039
-    assert.deepEqual(
+    expect(
       data.invoices.byCurrency
         .map(
           (g: any) => `${g.keys[0]} ${g.sum.total} ${g.sum.amountPaid} ${g.sum.overpaymentAmount}`,
         )
         .sort(),
-      ["IDR 372605 277729 0", "MYR 6641 7000 359", "USD 17039 5690 0"],
-    );
-    assert.deepEqual(keysAndSums(data.invoices.byStatus, "total"), [
+    ).toEqual(["IDR 372605 277729 0", "MYR 6641 7000 359", "USD 17039 5690 0"]);
+    expect(keysAndSums(data.invoices.byStatus, "total")).toEqual([
       "IDR open 36266",
       "IDR paid 219119",
       "IDR partially_paid 117220",
@@ -115,7 +114,7 @@ describe("GraphQL aggregates (pg-aggregates)", () => {
            }
          } }`,
     );
-    assert.equal(data.paid.totalCount, 3); // B1, B2, B3 (B4 is settled)
+    expect(data.paid.totalCount).toBe(3); // B1, B2, B3 (B4 is settled)
     const rows = data.all.groupedAggregates
       .map((g: any) => {
         const [day, currency, gateway, status] = g.keys;
@@ -130,7 +129,7 @@ describe("GraphQL aggregates (pg-aggregates)", () => {
         return `${label} ${currency} ${gateway} ${status} ${g.sum.paidAmount}`;
       })
       .sort();
-    assert.deepEqual(rows, [
+    expect(rows).toEqual([
       "- IDR midtrans expired 0", // B5's attempt expired: never paid
       "D0 IDR midtrans settled 230440", // B4
       "D0 MYR xendit paid 11213", // B2
@@ -148,7 +147,7 @@ describe("GraphQL aggregates (pg-aggregates)", () => {
     );
     // A1 + A2 + A6: subtotal 200,000 + 100,000 + 30,000; tax 11,000 + 11,000 + 3,300;
     // fee 8,119 + 6,220 + 2,966
-    assert.deepEqual(data.invoices.aggregates, {
+    expect(data.invoices.aggregates).toEqual({
       sum: { total: "372605", subtotal: "330000", taxTotal: "25300", serviceFee: "17305" },
       min: { total: "36266" },
       max: { total: "219119" },
@@ -159,8 +158,8 @@ describe("GraphQL aggregates (pg-aggregates)", () => {
     const a = await gql(fx.a, "{ paymentTransactions { aggregates { sum { paidAmount } } } }");
     const b = await gql(fx.b, "{ paymentTransactions { aggregates { sum { paidAmount } } } }");
     // A: 219,119 + 58,610 + 7,000 + 5,690; B: 1,144,190 + 11,213 + 10,300 + 230,440 (+ expired 0)
-    assert.equal(a.paymentTransactions.aggregates.sum.paidAmount, "290419");
-    assert.equal(b.paymentTransactions.aggregates.sum.paidAmount, "1396143");
+    expect(a.paymentTransactions.aggregates.sum.paidAmount).toBe("290419");
+    expect(b.paymentTransactions.aggregates.sum.paidAmount).toBe("1396143");
   });
 
   it("is served by the API: grouped sums per tenant key over HTTP", async () => {
@@ -169,14 +168,15 @@ describe("GraphQL aggregates (pg-aggregates)", () => {
       const query = `{ invoices { groupedAggregates(groupBy: [CURRENCY]) { keys sum { total } } } }`;
       const sums = async (apiKey: string) => {
         const res = await app.gql(query, {}, apiKey);
-        assert.equal(res.body.errors, undefined, JSON.stringify(res.body.errors));
+        // JSON.stringify(res.body.errors)
+        expect(res.body.errors).toBe(undefined);
         return res.body.data.invoices.groupedAggregates
           .map((g: any) => `${g.keys[0]} ${g.sum.total}`)
           .sort();
       };
-      assert.deepEqual(await sums(fx.a.apiKey), ["IDR 372605", "MYR 6641", "USD 17039"]);
+      expect(await sums(fx.a.apiKey)).toEqual(["IDR 372605", "MYR 6641", "USD 17039"]);
       // B: IDR 1,144,190 + 230,440 + 60,610; MYR 11,213; USD 30,900
-      assert.deepEqual(await sums(fx.b.apiKey), ["IDR 1435240", "MYR 11213", "USD 30900"]);
+      expect(await sums(fx.b.apiKey)).toEqual(["IDR 1435240", "MYR 11213", "USD 30900"]);
     } finally {
       await app.stop();
     }
@@ -185,8 +185,11 @@ describe("GraphQL aggregates (pg-aggregates)", () => {
   it("adds aggregates to invoices and payment transactions only, for money columns only", () => {
     const sdl = printSchema(schema);
     const aggregateTypes = [...sdl.matchAll(/^type (\w+)Aggregates \{/gm)].map((m) => m[1]);
-    assert.ok(aggregateTypes.includes("Invoice") && aggregateTypes.includes("PaymentTransaction"));
-    for (const type of aggregateTypes) assert.match(type, /^(Invoice|PaymentTransaction)/, type);
+    expect(
+      aggregateTypes.includes("Invoice") && aggregateTypes.includes("PaymentTransaction"),
+    ).toBeTruthy();
+    for (const type of aggregateTypes) // type
+      expect(type).toMatch(/^(Invoice|PaymentTransaction)/);
     const sumFields = (type: string) =>
       /type \w+SumAggregates \{([^}]*)\}/
         .exec(sdl.slice(sdl.indexOf(`type ${type}SumAggregates {`)))![1]
@@ -194,7 +197,7 @@ describe("GraphQL aggregates (pg-aggregates)", () => {
         .map((l) => l.trim())
         .filter((l) => /^\w+:/.test(l))
         .map((l) => l.split(":")[0]);
-    assert.deepEqual(sumFields("Invoice"), [
+    expect(sumFields("Invoice")).toEqual([
       "subtotal",
       "taxTotal",
       "serviceFee",
@@ -202,7 +205,7 @@ describe("GraphQL aggregates (pg-aggregates)", () => {
       "amountPaid",
       "overpaymentAmount",
     ]);
-    assert.deepEqual(sumFields("PaymentTransaction"), ["amount", "paidAmount"]);
+    expect(sumFields("PaymentTransaction")).toEqual(["amount", "paidAmount"]);
     for (const value of [
       "STATUS",
       "CURRENCY",
@@ -210,10 +213,10 @@ describe("GraphQL aggregates (pg-aggregates)", () => {
       "CREATED_AT_TRUNCATED_TO_DAY",
       "PAID_AT_TRUNCATED_TO_DAY",
     ]) {
-      assert.match(sdl, new RegExp(`enum InvoiceGroupBy \\{[^}]*\\b${value}\\b`), value);
-      assert.match(sdl, new RegExp(`enum PaymentTransactionGroupBy \\{[^}]*\\b${value}\\b`), value);
+      expect(sdl).toMatch(new RegExp(`enum InvoiceGroupBy \\{[^}]*\\b${value}\\b`));
+      expect(sdl).toMatch(new RegExp(`enum PaymentTransactionGroupBy \\{[^}]*\\b${value}\\b`));
     }
     // no ordering of other tables by related aggregates
-    assert.doesNotMatch(sdl, /_SUM_/);
+    expect(sdl).not.toMatch(/_SUM_/);
   });
 });

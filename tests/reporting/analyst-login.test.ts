@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import pg from "pg";
 import { type AnalystError, createAnalyst } from "../../src/db/analyst.ts";
 import { freshDatabase, type TestDatabase } from "../helpers/db.ts";
@@ -51,20 +51,20 @@ describe("analyst logins", () => {
 
   it("creates a login that reads the reporting views for every tenant", async () => {
     const login = await createAnalyst(db.rootUrl, db.name, name);
-    assert.equal(login.user, name);
-    assert.ok(login.password.length >= 32);
+    expect(login.user).toBe(name);
+    expect(login.password.length >= 32).toBeTruthy();
     const url = new URL(login.connectionString);
-    assert.equal(url.pathname, `/${db.name}`);
-    assert.equal(decodeURIComponent(url.username), name);
+    expect(url.pathname).toBe(`/${db.name}`);
+    expect(decodeURIComponent(url.username)).toBe(name);
 
     const client = await connect(login.connectionString);
     const { rows } = await client.query(
       "select current_user as who, current_setting('search_path') as path from paytrust_reporting.revenue_by_day limit 1",
     );
-    assert.deepEqual(rows[0], { who: name, path: "paytrust_reporting" });
+    expect(rows[0]).toEqual({ who: name, path: "paytrust_reporting" });
     // search_path: the view names work unqualified
     const { rows: tenants } = await client.query("select distinct tenant_id from revenue_by_day");
-    assert.deepEqual(tenants.map((r) => fx.label(r.tenant_id)).sort(), ["A", "B"]);
+    expect(tenants.map((r) => fx.label(r.tenant_id)).sort()).toEqual(["A", "B"]);
   });
 
   it("refuses the login everything outside the reporting schema", async () => {
@@ -76,10 +76,10 @@ describe("analyst logins", () => {
       "select * from graphile_worker.jobs",
       "select * from paytrust_private.report_revenue_by_day",
     ]) {
-      assert.equal(await sqlError(client, sql), "42501", sql);
+      expect(await sqlError(client, sql)).toBe("42501");
     }
     // Read-only transactions by default (25006), and no privileges when that is switched off.
-    assert.equal(await sqlError(client, "create temp table scratch (x int)"), "25006");
+    expect(await sqlError(client, "create temp table scratch (x int)")).toBe("25006");
     await client.query("set default_transaction_read_only = off");
     for (const sql of [
       "update paytrust_public.invoices set status = 'paid'",
@@ -89,7 +89,7 @@ describe("analyst logins", () => {
       "select lo_create(0)", // large objects would be a write too
       "select lo_from_bytea(0, 'x')",
     ]) {
-      assert.equal(await sqlError(client, sql), "42501", sql);
+      expect(await sqlError(client, sql)).toBe("42501");
     }
   });
 
@@ -100,16 +100,16 @@ describe("analyst logins", () => {
     const first = await createAnalyst(db.rootUrl, db.name, name);
     const before = await hash();
     const second = await createAnalyst(db.rootUrl, db.name, name);
-    assert.notEqual(first.password, second.password);
-    assert.notEqual(await hash(), before);
-    assert.match(await hash(), /^(SCRAM-SHA-256\$|md5)/);
+    expect(first.password).not.toBe(second.password);
+    expect(await hash()).not.toBe(before);
+    expect(await hash()).toMatch(/^(SCRAM-SHA-256\$|md5)/);
     const { rows: member } = await db.pool.query(
       `select pg_has_role($1, 'paytrust_analyst', 'USAGE') as analyst, rolsuper, rolcreaterole, rolcreatedb,
               rolbypassrls, rolinherit
          from pg_roles where rolname = $1`,
       [name],
     );
-    assert.deepEqual(member[0], {
+    expect(member[0]).toEqual({
       analyst: true,
       rolsuper: false,
       rolcreaterole: false,

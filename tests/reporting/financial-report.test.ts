@@ -4,8 +4,7 @@
  * currency filters, the error codes, and tenant isolation, through GraphQL
  * (API keys) and through SQL as the tenant role.
  */
-import assert from "node:assert/strict";
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import {
   asRole,
@@ -69,12 +68,13 @@ describe("financialReport", () => {
 
   const report = async (apiKey: string, variables: Record<string, unknown>) => {
     const res = await app.gql(REPORT, variables, apiKey);
-    assert.equal(res.body.errors, undefined, JSON.stringify(res.body.errors));
+    // JSON.stringify(res.body.errors)
+    expect(res.body.errors).toBe(undefined);
     return (res.body.data.financialReport.nodes as Record<string, unknown>[]).map(line);
   };
 
   it("gives tenant A its collected money, tax, fees and net per currency × gateway", async () => {
-    assert.deepEqual(await report(fx.a.apiKey, lastWeek), [
+    expect(await report(fx.a.apiKey, lastWeek)).toEqual([
       // currency gateway gross tax serviceFee net invoices transactions installments
       "IDR midtrans 58610 5500 3110 55500 1 1 1", // A2 installment 1 of 2: 58,610 − 3,110
       "IDR xendit 219119 11000 8119 211000 1 1 1", // A1: 219,119 − 8,119
@@ -84,15 +84,15 @@ describe("financialReport", () => {
   });
 
   it("gives tenant B only its own rows, and only the period asked for", async () => {
-    assert.deepEqual(await report(fx.b.apiKey, lastWeek), [
+    expect(await report(fx.b.apiKey, lastWeek)).toEqual([
       "IDR midtrans 230440 22000 8440 222000 1 1 1", // B4
       "MYR xendit 11213 800 413 10800 1 1 1", // B2
       "USD xendit 10300 0 300 10000 1 1 1", // B3 installment 1 of 3
     ]); // B1 was paid 40 days ago: outside the period
-    assert.deepEqual(await report(fx.b.apiKey, { from: fx.day40, to: fx.day40 }), [
+    expect(await report(fx.b.apiKey, { from: fx.day40, to: fx.day40 })).toEqual([
       "IDR xendit 1144190 110000 34190 1110000 1 1 1", // B1 alone
     ]);
-    assert.deepEqual(await report(fx.b.apiKey, { from: shiftDays(fx.today, -60), to: fx.today }), [
+    expect(await report(fx.b.apiKey, { from: shiftDays(fx.today, -60), to: fx.today })).toEqual([
       "IDR midtrans 230440 22000 8440 222000 1 1 1",
       "IDR xendit 1144190 110000 34190 1110000 1 1 1",
       "MYR xendit 11213 800 413 10800 1 1 1",
@@ -101,17 +101,17 @@ describe("financialReport", () => {
   });
 
   it("filters one currency", async () => {
-    assert.deepEqual(await report(fx.a.apiKey, { ...lastWeek, currency: "MYR" }), [
+    expect(await report(fx.a.apiKey, { ...lastWeek, currency: "MYR" })).toEqual([
       "MYR xendit 7000 360 284 6716 1 1 1",
     ]);
-    assert.deepEqual(await report(fx.a.apiKey, { ...lastWeek, currency: "IDR" }), [
+    expect(await report(fx.a.apiKey, { ...lastWeek, currency: "IDR" })).toEqual([
       "IDR midtrans 58610 5500 3110 55500 1 1 1",
       "IDR xendit 219119 11000 8119 211000 1 1 1",
     ]);
   });
 
   it("is empty for a period without payments", async () => {
-    assert.deepEqual(await report(fx.a.apiKey, { from: "2020-01-01", to: "2020-12-31" }), []);
+    expect(await report(fx.a.apiKey, { from: "2020-01-01", to: "2020-12-31" })).toEqual([]);
   });
 
   it("agrees with the reporting views summed over the same days", async () => {
@@ -128,17 +128,18 @@ describe("financialReport", () => {
         "select currency, gateway, gross::text, service_fee::text as fee from paytrust_public.financial_report($1, $2)",
         [lastWeek.from, lastWeek.to],
       );
-      assert.deepEqual(fn, rows);
+      expect(fn).toEqual(rows);
     });
   });
 
   it("gives the tax per currency and rate on fully paid invoices", async () => {
     const res = await app.gql(TAX_REPORT, lastWeek, fx.a.apiKey);
-    assert.equal(res.body.errors, undefined, JSON.stringify(res.body.errors));
+    // JSON.stringify(res.body.errors)
+    expect(res.body.errors).toBe(undefined);
     const rows = res.body.data.financialTaxReport.nodes.map((n: Record<string, unknown>) =>
       [n.currency, n.taxRate, n.taxableAmount, n.tax, n.invoiceCount, n.lineCount].join(" "),
     );
-    assert.deepEqual(rows, [
+    expect(rows).toEqual([
       "IDR 0.00 100000 0 1 1", // A1's exempt line
       "IDR 11.00 100000 11000 1 1", // A1's 2 × 50,000 (A2 is only partly paid)
       "MYR 6.00 5997 360 1 1", // A3
@@ -149,12 +150,11 @@ describe("financialReport", () => {
       { from: fx.day40, to: fx.today, currency: "IDR" },
       fx.b.apiKey,
     );
-    assert.deepEqual(
+    expect(
       b.body.data.financialTaxReport.nodes.map(
         (n: Record<string, unknown>) => `${n.taxRate} ${n.tax}`,
       ),
-      ["11.00 132000"], // B1 110,000 + B4 22,000
-    );
+    ).toEqual(["11.00 132000"]);
   });
 
   it("refuses bad periods with PTVAL, unknown currencies with PTCUR", async () => {
@@ -165,11 +165,12 @@ describe("financialReport", () => {
     ] as const) {
       for (const query of [REPORT, TAX_REPORT]) {
         const res = await app.gql(query, variables, fx.a.apiKey);
-        assert.equal(res.body.errors?.[0]?.extensions?.code, code, JSON.stringify(variables));
+        // JSON.stringify(variables)
+        expect(res.body.errors?.[0]?.extensions?.code).toBe(code);
       }
     }
     // exactly 5 years is allowed
-    assert.deepEqual(await report(fx.a.apiKey, { from: "2020-01-01", to: "2025-01-01" }), []);
+    expect(await report(fx.a.apiKey, { from: "2020-01-01", to: "2025-01-01" })).toEqual([]);
   });
 
   it("requires the dates", async () => {
@@ -178,12 +179,12 @@ describe("financialReport", () => {
       {},
       fx.a.apiKey,
     );
-    assert.ok(res.body.errors?.length);
+    expect(res.body.errors?.length).toBeTruthy();
   });
 
   it("refuses admin keys (no tenant) with PTTEN", async () => {
     const res = await app.gql(REPORT, lastWeek, admin.apiKey);
-    assert.equal(res.body.errors?.[0]?.extensions?.code, "PTTEN");
+    expect(res.body.errors?.[0]?.extensions?.code).toBe("PTTEN");
   });
 
   it("keeps SQL callers to their tenant too", async () => {
@@ -192,28 +193,28 @@ describe("financialReport", () => {
         "select currency, gateway, gross::text from paytrust_public.financial_report($1, $2)",
         [fx.day40, fx.today],
       );
-      assert.deepEqual(
-        rows.map((r) => `${r.currency} ${r.gateway} ${r.gross}`),
-        ["IDR midtrans 230440", "IDR xendit 1144190", "MYR xendit 11213", "USD xendit 10300"],
-      );
+      expect(rows.map((r) => `${r.currency} ${r.gateway} ${r.gross}`)).toEqual([
+        "IDR midtrans 230440",
+        "IDR xendit 1144190",
+        "MYR xendit 11213",
+        "USD xendit 10300",
+      ]);
     });
     await asRole(db.pool, "paytrust_tenant", { tenantId: null }, async (client) => {
-      assert.equal(
+      expect(
         await sqlError(client, "select * from paytrust_public.financial_report($1, $2)", [
           fx.day40,
           fx.today,
         ]),
-        "PTTEN",
-      );
+      ).toBe("PTTEN");
     });
     await asRole(db.pool, "paytrust_tenant", { tenantId: fx.a.tenantId }, async (client) => {
-      assert.equal(
+      expect(
         await sqlError(
           client,
           "select * from paytrust_public.financial_report('2025-02-01', '2025-01-01')",
         ),
-        "PTVAL",
-      );
+      ).toBe("PTVAL");
     });
   });
 });

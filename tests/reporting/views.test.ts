@@ -4,8 +4,7 @@
  * views as each tenant role (own rows only), and the analyst's refusals
  * everywhere outside the reporting schema.
  */
-import assert from "node:assert/strict";
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import type pg from "pg";
 import { asRole, freshDatabase, sqlError, type TestDatabase } from "../helpers/db.ts";
 import { buildFixture, type Fixture } from "./fixture.ts";
@@ -54,7 +53,7 @@ describe("reporting views", () => {
       `select tenant_id, ${DAY}, currency, gateway, transaction_count, invoice_count, gross_amount
          from paytrust_reporting.revenue_by_day`,
     );
-    assert.deepEqual(rows.sort(), [
+    expect(rows.sort()).toEqual([
       "A D0 IDR midtrans 1 1 58610", // A2 installment 1
       "A D0 IDR xendit 1 1 219119", // A1 (its duplicate delivery counted once)
       "A D0 MYR xendit 1 1 7000", // A3: RM 70.00 paid for RM 66.41 (overpayment is cash too)
@@ -72,7 +71,7 @@ describe("reporting views", () => {
               principal_amount, tax_amount, fee_amount
          from paytrust_reporting.service_fees_by_day`,
     );
-    assert.deepEqual(rows.sort(), [
+    expect(rows.sort()).toEqual([
       "A D0 IDR midtrans 1 1 50000 5500 3110", // A2 installment 1 of 2
       "A D0 IDR xendit 1 1 200000 11000 8119", // A1
       "A D0 MYR xendit 1 1 5997 360 284", // A3 (the overpayment is not fee)
@@ -90,7 +89,7 @@ describe("reporting views", () => {
          from paytrust_reporting.taxes_by_rate`,
     );
     // A2 and B3 are only partly paid: not here yet.
-    assert.deepEqual(rows.sort(), [
+    expect(rows.sort()).toEqual([
       "A D0 IDR 0.00 1 1 100000 0", // A1 exempt line
       "A D0 IDR 11.00 1 1 100000 11000", // A1 2 × 50,000
       "A D0 MYR 6.00 1 1 5997 360", // A3
@@ -108,7 +107,7 @@ describe("reporting views", () => {
          from paytrust_reporting.outstanding_installments`,
     );
     const d = fx.dueDates;
-    assert.deepEqual(rows.sort(), [
+    expect(rows.sort()).toEqual([
       `A IDR midtrans 1 1 58610 1 58610 ${d.A2_2}`, // A2 installment 2, due 10 days ago
       `A IDR xendit 1 1 36266 0 0 ${d.A6}`, // A6, due in 20 days (A4 is cancelled: owes nothing)
       `B IDR midtrans 1 1 60610 1 60610 ${d.B5}`, // B5 expired but still owed, due 5 days ago
@@ -122,7 +121,7 @@ describe("reporting views", () => {
               last_paid_at is not null as has_paid_at
          from paytrust_reporting.overpayments`,
     );
-    assert.deepEqual(rows, [`A ${fx.invoices.A3} MYR xendit paid 6641 7000 359 true`]);
+    expect(rows).toEqual([`A ${fx.invoices.A3} MYR xendit paid 6641 7000 359 true`]);
   });
 
   it("webhook_health: events per tenant, day and gateway by processing status", async () => {
@@ -131,7 +130,7 @@ describe("reporting views", () => {
               pending_count, retried_count
          from paytrust_reporting.webhook_health`,
     );
-    assert.deepEqual(rows.sort(), [
+    expect(rows.sort()).toEqual([
       "- D0 xendit 1 0 1 0 0 0", // unknown transaction: ignored, visible to analysts only
       "A D0 midtrans 1 1 0 0 0 0", // A2 settlement
       "A D0 xendit 4 4 0 0 0 0", // A1 (duplicate dropped), A3, A5 paid + settled
@@ -151,7 +150,7 @@ describe("reporting views", () => {
       const rows = await analyst(
         `select count(*) filter (where currency is null) as missing from paytrust_reporting.${view}`,
       );
-      assert.deepEqual(rows, ["0"], view);
+      expect(rows).toEqual(["0"]);
     }
   });
 
@@ -174,11 +173,8 @@ describe("reporting views", () => {
           `select tenant_id from paytrust_reporting.${view}`,
         );
         const label = fx.label(tenant.tenantId);
-        assert.deepEqual(
-          own,
-          all.filter((t) => t === label),
-          `${view} as ${label}`,
-        );
+        // `${view} as ${label}`
+        expect(own).toEqual(all.filter((t) => t === label));
       }
       // asking for the other tenant's rows explicitly returns nothing
       const snoop = await rowsOf(
@@ -188,7 +184,7 @@ describe("reporting views", () => {
         fx.a.tenantId,
         `select tenant_id from paytrust_reporting.${view} where tenant_id = '${fx.b.tenantId}'`,
       );
-      assert.deepEqual(snoop, [], view);
+      expect(snoop).toEqual([]);
     }
   });
 
@@ -200,7 +196,7 @@ describe("reporting views", () => {
       null,
       "select * from paytrust_reporting.revenue_by_day",
     );
-    assert.deepEqual(rows, []);
+    expect(rows).toEqual([]);
   });
 
   it("keeps a tenant to its rows even inside a SECURITY DEFINER function", async () => {
@@ -218,7 +214,7 @@ describe("reporting views", () => {
         `select paytrust_public.test_probe_revenue_tenants() as seen,
                 paytrust_reporting.sees_all_tenants() as sees_all, current_setting('role') as role`,
       );
-      assert.deepEqual(rows[0], {
+      expect(rows[0]).toEqual({
         seen: [fx.a.tenantId],
         sees_all: false,
         role: "paytrust_tenant",
@@ -235,7 +231,7 @@ describe("reporting views", () => {
       null,
       "select tenant_id from paytrust_reporting.revenue_by_day",
     );
-    assert.deepEqual([...new Set(rows)].sort(), ["A", "B"]);
+    expect([...new Set(rows)].sort()).toEqual(["A", "B"]);
   });
 
   describe("the analyst role outside the reporting schema", () => {
@@ -258,7 +254,7 @@ describe("reporting views", () => {
           "select graphile_worker.add_job('webhook__process', '{}')",
           "select * from paytrust_private.report_tenant('2025-01-01', '2025-01-31', null)",
         ]) {
-          assert.equal(await sqlError(client, sql), "42501", sql);
+          expect(await sqlError(client, sql)).toBe("42501");
         }
       });
     });
@@ -273,7 +269,7 @@ describe("reporting views", () => {
           "delete from paytrust_reporting.overpayments",
           "update paytrust_reporting.revenue_by_day set gross_amount = 0",
         ]) {
-          assert.ok(["55000", "42501"].includes((await sqlError(client, sql)) ?? ""), sql);
+          expect(["55000", "42501"].includes((await sqlError(client, sql)) ?? "")).toBeTruthy();
         }
         for (const sql of [
           "insert into paytrust_public.tenants (name) values ('x')",
@@ -285,7 +281,7 @@ describe("reporting views", () => {
           "create view paytrust_reporting.mine as select 1",
           "create table public.mine (id int)",
         ]) {
-          assert.equal(await sqlError(client, sql), "42501", sql);
+          expect(await sqlError(client, sql)).toBe("42501");
         }
       });
     });
@@ -299,9 +295,8 @@ describe("reporting views", () => {
            from pg_class c join pg_namespace n on n.oid = c.relnamespace
           where n.nspname = 'paytrust_reporting' order by 1`,
       );
-      assert.equal(rows.length, 6);
-      for (const row of rows)
-        assert.deepEqual([row.can_select, row.can_change], [true, false], row.relname);
+      expect(rows.length).toBe(6);
+      for (const row of rows) expect([row.can_select, row.can_change]).toEqual([true, false]);
     });
 
     it("reads every reporting view", async () => {
@@ -315,7 +310,7 @@ describe("reporting views", () => {
           "webhook_health",
         ]) {
           const { rowCount } = await client.query(`select * from paytrust_reporting.${view}`);
-          assert.ok((rowCount ?? 0) > 0, view);
+          expect((rowCount ?? 0) > 0).toBeTruthy();
         }
       });
     });
@@ -327,7 +322,8 @@ describe("reporting views", () => {
          from pg_class c join pg_namespace n on n.oid = c.relnamespace
         where n.nspname = 'paytrust_reporting' and c.relkind = 'v' order by 1`,
     );
-    assert.equal(rows.length, 6);
-    for (const row of rows) assert.ok((row.comment ?? "").length > 50, row.relname);
+    expect(rows.length).toBe(6);
+    for (const row of rows) // row.relname
+      expect((row.comment ?? "").length > 50).toBeTruthy();
   });
 });

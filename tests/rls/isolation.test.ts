@@ -4,8 +4,7 @@
  * with B's claims. Secrets never reach the GraphQL schema; admin keys see
  * tenants and API keys (without hashes).
  */
-import assert from "node:assert/strict";
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import type pg from "pg";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import {
@@ -75,9 +74,10 @@ describe("tenant isolation", () => {
       },
       tenant.apiKey,
     );
-    assert.equal(res.body.errors, undefined, JSON.stringify(res.body.errors));
+    // JSON.stringify(res.body.errors)
+    expect(res.body.errors).toBe(undefined);
     const inv = res.body.data.createInvoice.invoice;
-    assert.equal(inv.tenantId, tenant.tenantId);
+    expect(inv.tenantId).toBe(tenant.tenantId);
     return {
       id: inv.id,
       number: inv.number,
@@ -140,7 +140,8 @@ describe("tenant isolation", () => {
     const text = JSON.stringify(res.body);
     const sent = new Set(Object.values(variables).map(String));
     for (const secret of aSecrets.filter((s) => !sent.has(s))) {
-      assert.ok(!text.includes(secret), `B's response leaks ${secret}: ${text}`);
+      // `B's response leaks ${secret}: ${text}`
+      expect(!text.includes(secret)).toBeTruthy();
     }
     return res;
   }
@@ -152,17 +153,15 @@ describe("tenant isolation", () => {
         lineItems { nodes { id tenantId invoiceId } }
         installments { nodes { id tenantId invoiceId } }
       }`);
-      assert.equal(res.body.errors, undefined, JSON.stringify(res.body.errors));
+      // JSON.stringify(res.body.errors)
+      expect(res.body.errors).toBe(undefined);
       const data = res.body.data;
-      assert.deepEqual(
-        data.invoices.nodes.map((n: any) => n.id),
-        [bOpen.id],
-      );
-      assert.equal(data.lineItems.nodes.length, 2);
-      assert.equal(data.installments.nodes.length, 2);
+      expect(data.invoices.nodes.map((n: any) => n.id)).toEqual([bOpen.id]);
+      expect(data.lineItems.nodes.length).toBe(2);
+      expect(data.installments.nodes.length).toBe(2);
       for (const n of [...data.lineItems.nodes, ...data.installments.nodes]) {
-        assert.equal(n.tenantId, b.tenantId);
-        assert.equal(n.invoiceId, bOpen.id);
+        expect(n.tenantId).toBe(b.tenantId);
+        expect(n.invoiceId).toBe(bOpen.id);
       }
     });
 
@@ -186,8 +185,9 @@ describe("tenant isolation", () => {
           tenant: a.tenantId,
         },
       );
-      assert.equal(res.body.errors, undefined, JSON.stringify(res.body.errors));
-      assert.deepEqual(res.body.data, {
+      // JSON.stringify(res.body.errors)
+      expect(res.body.errors).toBe(undefined);
+      expect(res.body.data).toEqual({
         invoice: null,
         invoiceByNumber: null,
         invoiceByTenantIdAndIdempotencyKey: null,
@@ -201,10 +201,10 @@ describe("tenant isolation", () => {
 
     it("cannot see A's tenant row", async () => {
       const res = await asB(`query ($a: UUID!) { tenant(id: $a) { id name } }`, { a: a.tenantId });
-      assert.equal(res.body.data?.tenant ?? null, null);
+      expect(res.body.data?.tenant ?? null).toBe(null);
       const list = await asB(`{ tenants { nodes { id name } } }`);
       const ids = (list.body.data?.tenants?.nodes ?? []).map((t: any) => t.id);
-      assert.ok(!ids.includes(a.tenantId));
+      expect(!ids.includes(a.tenantId)).toBeTruthy();
     });
 
     it("can read its own tenant row (and only that one)", async () => {
@@ -214,9 +214,10 @@ describe("tenant isolation", () => {
           b: b.tenantId,
         },
       );
-      assert.equal(res.body.errors, undefined, JSON.stringify(res.body.errors));
-      assert.deepEqual(res.body.data.tenant, { id: b.tenantId, name: "Bravo Merchant" });
-      assert.deepEqual(res.body.data.tenants.nodes, [{ id: b.tenantId }]);
+      // JSON.stringify(res.body.errors)
+      expect(res.body.errors).toBe(undefined);
+      expect(res.body.data.tenant).toEqual({ id: b.tenantId, name: "Bravo Merchant" });
+      expect(res.body.data.tenants.nodes).toEqual([{ id: b.tenantId }]);
     });
 
     it("cannot update A's invoice", async () => {
@@ -228,8 +229,8 @@ describe("tenant isolation", () => {
         }`,
         { id: aOpen.id },
       );
-      assert.equal(res.body.data?.updateInvoice?.invoice ?? null, null);
-      assert.deepEqual(await snapshotA(), aSnapshotBefore);
+      expect(res.body.data?.updateInvoice?.invoice ?? null).toBe(null);
+      expect(await snapshotA()).toEqual(aSnapshotBefore);
     });
 
     it("cannot cancel A's invoice (PTNFD)", async () => {
@@ -237,8 +238,8 @@ describe("tenant isolation", () => {
         `mutation ($id: UUID!) { cancelInvoice(input: {invoiceId: $id}) { invoice { id status } } }`,
         { id: aOpen.id },
       );
-      assert.equal(res.body.errors?.[0]?.extensions?.code, "PTNFD");
-      assert.deepEqual(await snapshotA(), aSnapshotBefore);
+      expect(res.body.errors?.[0]?.extensions?.code).toBe("PTNFD");
+      expect(await snapshotA()).toEqual(aSnapshotBefore);
     });
 
     it("cannot supplement A's invoice (PTNFD)", async () => {
@@ -251,18 +252,18 @@ describe("tenant isolation", () => {
         }`,
         { id: aInitiated.id },
       );
-      assert.equal(res.body.errors?.[0]?.extensions?.code, "PTNFD");
+      expect(res.body.errors?.[0]?.extensions?.code).toBe("PTNFD");
       const afterCount = await db.pool.query(
         "select count(*)::int as n from paytrust_public.invoices",
       );
-      assert.equal(afterCount.rows[0].n, before.rows[0].n);
-      assert.deepEqual(await snapshotA(), aSnapshotBefore);
+      expect(afterCount.rows[0].n).toBe(before.rows[0].n);
+      expect(await snapshotA()).toEqual(aSnapshotBefore);
     });
 
     it("sees no API key rows", async () => {
       const res = await asB(`{ apiKeys { nodes { id tenantId prefix } } }`);
-      assert.deepEqual(res.body.data?.apiKeys?.nodes ?? [], []);
-      if (res.body.errors) assert.equal(res.body.errors[0].extensions?.code, "PTPRM");
+      expect(res.body.data?.apiKeys?.nodes ?? []).toEqual([]);
+      if (res.body.errors) expect(res.body.errors[0].extensions?.code).toBe("PTPRM");
     });
   });
 
@@ -289,16 +290,12 @@ describe("tenant isolation", () => {
           const { rows } = await client.query(
             `select tenant_id, count(*)::int as n from paytrust_public.${table} group by tenant_id`,
           );
-          assert.deepEqual(
-            rows.map((r) => r.tenant_id),
-            [b.tenantId],
-            table,
-          );
+          expect(rows.map((r) => r.tenant_id)).toEqual([b.tenantId]);
           const direct = await client.query(
             `select * from paytrust_public.${table} where tenant_id = $1`,
             [a.tenantId],
           );
-          assert.equal(direct.rowCount, 0, table);
+          expect(direct.rowCount).toBe(0);
         }
         // Every other tenant-owned table, including ones added later (payments, webhooks…).
         const { rows: tables } = await client.query<{ relname: string }>(
@@ -308,21 +305,23 @@ describe("tenant isolation", () => {
                             and a.attname = 'tenant_id' and not a.attisdropped)
             order by 1`,
         );
-        assert.ok(tables.length >= 5, JSON.stringify(tables));
+        // JSON.stringify(tables)
+        expect(tables.length >= 5).toBeTruthy();
         for (const { relname } of tables) {
           const res = await rowsOrCode(
             client,
             `select count(*)::int as n from paytrust_public.${relname} where tenant_id <> $1`,
             [b.tenantId],
           );
-          if ("code" in res) assert.equal(res.code, "42501", relname);
-          else assert.equal(res.rows[0].n, 0, `${relname} shows rows of another tenant`);
+          if ("code" in res) expect(res.code).toBe("42501");
+          // `${relname} shows rows of another tenant`
+          else expect(res.rows[0].n).toBe(0);
         }
         const byId = await client.query(
           "select * from paytrust_public.invoices where id = any($1)",
           [[aOpen.id, aInitiated.id]],
         );
-        assert.equal(byId.rowCount, 0);
+        expect(byId.rowCount).toBe(0);
         // Tables the tenant role may not read at all: refused, or no row of A.
         for (const sql of [
           "select * from paytrust_public.audit_events",
@@ -330,11 +329,11 @@ describe("tenant isolation", () => {
           "select * from paytrust_public.api_key_audit_logs()",
         ]) {
           const res = await rowsOrCode(client, sql);
-          if ("code" in res) assert.equal(res.code, "42501", sql);
+          if ("code" in res) expect(res.code).toBe("42501");
           else {
             const text = JSON.stringify(res.rows);
-            for (const secret of aSecrets)
-              assert.ok(!text.includes(secret), `${sql} leaks ${secret}`);
+            // `${sql} leaks ${secret}`
+            for (const secret of aSecrets) expect(!text.includes(secret)).toBeTruthy();
           }
         }
       });
@@ -343,7 +342,7 @@ describe("tenant isolation", () => {
     it("reads exactly its own tenant row from paytrust_public.tenants", async () => {
       await asTenantB(async (client) => {
         const res = await rowsOrCode(client, "select id from paytrust_public.tenants");
-        assert.deepEqual(res, { rows: [{ id: b.tenantId }] });
+        expect(res).toEqual({ rows: [{ id: b.tenantId }] });
       });
     });
 
@@ -353,7 +352,7 @@ describe("tenant isolation", () => {
           const { rows } = await client.query(
             `select count(*)::int as n from paytrust_public.${table}`,
           );
-          assert.equal(rows[0].n, 0, table);
+          expect(rows[0].n).toBe(0);
         }
       });
     });
@@ -394,16 +393,18 @@ describe("tenant isolation", () => {
           await client.query("savepoint attempt");
           try {
             const res = await client.query(sql, params);
-            assert.equal(res.rowCount, 0, `${sql} changed ${res.rowCount} row(s) of A`);
+            // `${sql} changed ${res.rowCount} row(s) of A`
+            expect(res.rowCount).toBe(0);
             await client.query("release savepoint attempt");
           } catch (error: any) {
             await client.query("rollback to savepoint attempt");
             if (error.code === "ERR_ASSERTION") throw error;
-            assert.equal(error.code, "42501", `${sql}: ${error.message}`);
+            // `${sql}: ${error.message}`
+            expect(error.code).toBe("42501");
           }
         }
       });
-      assert.deepEqual(await snapshotA(), aSnapshotBefore);
+      expect(await snapshotA()).toEqual(aSnapshotBefore);
     });
 
     it("inserts with tenant_id = A are refused", async () => {
@@ -435,34 +436,33 @@ describe("tenant isolation", () => {
         ];
         for (const [sql, params] of attempts) {
           const code = await sqlError(client, sql, params);
-          assert.ok(code === "42501", `${sql.trim().slice(0, 60)}… → ${code}`);
+          // `${sql.trim().slice(0, 60)}… → ${code}`
+          expect(code === "42501").toBeTruthy();
         }
       });
-      assert.deepEqual(await snapshotA(), aSnapshotBefore);
+      expect(await snapshotA()).toEqual(aSnapshotBefore);
     });
 
     it("cannot cancel or supplement A's invoices through the public functions (PTNFD)", async () => {
       await asTenantB(async (client) => {
-        assert.equal(
+        expect(
           await sqlError(client, "select paytrust_public.cancel_invoice($1)", [aOpen.id]),
-          "PTNFD",
-        );
-        assert.equal(
+        ).toBe("PTNFD");
+        expect(
           await sqlError(
             client,
             `select paytrust_public.create_supplementary_invoice($1,
                array[row('x', 1, 100, 0)::paytrust_public.invoice_line])`,
             [aInitiated.id],
           ),
-          "PTNFD",
-        );
+        ).toBe("PTNFD");
         const { rows } = await client.query(
           "select paytrust_public.installment_can_start($1, 1) as x",
           [aOpen.id],
         );
-        assert.equal(rows[0].x, false);
+        expect(rows[0].x).toBe(false);
       });
-      assert.deepEqual(await snapshotA(), aSnapshotBefore);
+      expect(await snapshotA()).toEqual(aSnapshotBefore);
     });
 
     it("cannot read paytrust_private.api_keys or call private functions (42501)", async () => {
@@ -485,7 +485,7 @@ describe("tenant isolation", () => {
         ];
         const outcomes: Record<string, string | null> = {};
         for (const sql of attempts) outcomes[sql] = await sqlError(client, sql);
-        assert.deepEqual(outcomes, Object.fromEntries(attempts.map((sql) => [sql, "42501"])));
+        expect(outcomes).toEqual(Object.fromEntries(attempts.map((sql) => [sql, "42501"])));
       });
     });
   });
@@ -502,10 +502,13 @@ describe("tenant isolation", () => {
                  or c.relname = 'tenants')
           order by c.relname`,
       );
-      assert.ok(rows.length >= 5, JSON.stringify(rows));
+      // JSON.stringify(rows)
+      expect(rows.length >= 5).toBeTruthy();
       for (const r of rows) {
-        assert.equal(r.relrowsecurity, true, `${r.relname} has RLS`);
-        assert.ok(r.policies >= 1, `${r.relname} has policies`);
+        // `${r.relname} has RLS`
+        expect(r.relrowsecurity).toBe(true);
+        // `${r.relname} has policies`
+        expect(r.policies >= 1).toBeTruthy();
       }
     });
 
@@ -518,7 +521,8 @@ describe("tenant isolation", () => {
       } } }`;
       for (const key of [a.apiKey, admin.apiKey]) {
         const res = await app.gql(query, {}, key);
-        assert.equal(res.body.errors, undefined, JSON.stringify(res.body.errors));
+        // JSON.stringify(res.body.errors)
+        expect(res.body.errors).toBe(undefined);
         const names: string[] = [];
         for (const t of res.body.data.__schema.types) {
           names.push(t.name);
@@ -527,13 +531,14 @@ describe("tenant isolation", () => {
           for (const v of t.enumValues ?? []) names.push(v.name);
         }
         const bad = names.filter((n) => /secret|hash/i.test(n));
-        assert.deepEqual(bad, [], "no secret or hash anywhere in the schema");
+        // no secret or hash anywhere in the schema
+        expect(bad).toEqual([]);
         const apiKey = res.body.data.__schema.types.find((t: any) => t.name === "ApiKey");
-        assert.ok(apiKey, "ApiKey type exists");
-        assert.deepEqual(
+        // ApiKey type exists
+        expect(apiKey).toBeTruthy();
+        expect(
           apiKey.fields.map((f: any) => f.name).filter((n: string) => /secret|hash/i.test(n)),
-          [],
-        );
+        ).toEqual([]);
       }
     });
   });
@@ -545,21 +550,24 @@ describe("tenant isolation", () => {
         {},
         admin.apiKey,
       );
-      assert.equal(res.body.errors, undefined, JSON.stringify(res.body.errors));
+      // JSON.stringify(res.body.errors)
+      expect(res.body.errors).toBe(undefined);
       const tenants = res.body.data.tenants.nodes.map((t: any) => t.id);
-      assert.ok(tenants.includes(a.tenantId) && tenants.includes(b.tenantId));
+      expect(tenants.includes(a.tenantId) && tenants.includes(b.tenantId)).toBeTruthy();
       const keys = res.body.data.apiKeys.nodes;
       const ids = keys.map((k: any) => k.id);
-      for (const id of [a.keyId, b.keyId, admin.keyId]) assert.ok(ids.includes(id), id);
-      assert.equal(keys.find((k: any) => k.id === a.keyId).tenantId, a.tenantId);
-      assert.equal(keys.find((k: any) => k.id === admin.keyId).role, "admin");
-      assert.ok(!JSON.stringify(res.body).includes("$argon2"), "no hash in the response");
+      for (const id of [a.keyId, b.keyId, admin.keyId]) // id
+        expect(ids.includes(id)).toBeTruthy();
+      expect(keys.find((k: any) => k.id === a.keyId).tenantId).toBe(a.tenantId);
+      expect(keys.find((k: any) => k.id === admin.keyId).role).toBe("admin");
+      // no hash in the response
+      expect(!JSON.stringify(res.body).includes("$argon2")).toBeTruthy();
     });
 
     it("a tenant key sees no apiKeys rows, not even its own", async () => {
       const res = await app.gql(`{ apiKeys { nodes { id } } }`, {}, a.apiKey);
-      assert.deepEqual(res.body.data?.apiKeys?.nodes ?? [], []);
-      assert.ok(!JSON.stringify(res.body).includes(a.keyId));
+      expect(res.body.data?.apiKeys?.nodes ?? []).toEqual([]);
+      expect(!JSON.stringify(res.body).includes(a.keyId)).toBeTruthy();
     });
   });
 });
