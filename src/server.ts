@@ -126,11 +126,14 @@ export async function startApp(
   // Depth, cost and body size are checked before PostGraphile sees the request.
   app.use(
     "/graphql",
-    queryLimits({
-      ...DEFAULT_QUERY_LIMITS,
-      maxDepth: config.graphqlMaxDepth,
-      maxCost: config.graphqlMaxCost,
-    }),
+    queryLimits(
+      {
+        ...DEFAULT_QUERY_LIMITS,
+        maxDepth: config.graphqlMaxDepth,
+        maxCost: config.graphqlMaxCost,
+      },
+      () => pgl.getSchema(),
+    ),
   );
 
   const server = createServer(app);

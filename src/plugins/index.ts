@@ -1,10 +1,12 @@
 /** Every schema plugin PayTrust adds to PostGraphile, in one list. */
 import { ApiKeysPlugin } from "./apiKeys.ts";
+import { ConnectionLimitsPlugin } from "./connectionLimits.ts";
 import { Iso20022Plugin } from "./iso20022.ts";
 import { PlainIdPlugin } from "./plainIdPlugin.ts";
 
 export const schemaPlugins: GraphileConfig.Plugin[] = [
   PlainIdPlugin,
+  ConnectionLimitsPlugin,
   Iso20022Plugin,
   ApiKeysPlugin,
 ];
