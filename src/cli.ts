@@ -34,7 +34,7 @@ async function withMigratedDatabase<T>(fn: (db: DatabaseUrls) => Promise<T>): Pr
       ownerUrl: db.ownerUrl,
       rootUrl: db.rootUrl,
       authenticatorPassword: db.authenticatorPassword,
-      includeCurrent: config.isDev,
+      includeCurrent: config.applyCurrentMigration,
       quiet: true,
     });
     return await fn(db);

@@ -2,9 +2,29 @@
  * Configuration from the environment, parsed once and validated: a bad value
  * stops the process with a clear message (code PTENV) instead of a surprise later.
  */
+import { isIP } from "node:net";
 import { resolve } from "node:path";
 
 export type GatewayMode = "sandbox" | "live";
+
+/** Express's `trust proxy`: false, a hop count, or addresses/subnets/names (never `true`). */
+export type TrustProxy = false | number | string[];
+
+/** Publicly known values: the sandbox's defaults and the passwords shipped in examples. */
+export const SANDBOX_DEFAULTS = {
+  XENDIT_SECRET_KEY: "xnd_development_sandbox",
+  XENDIT_CALLBACK_TOKEN: "sandbox-callback-token",
+  MIDTRANS_SERVER_KEY: "SB-Mid-server-sandbox",
+} as const;
+export const KNOWN_DEFAULT_PASSWORDS = [
+  "change-me",
+  "changeme",
+  "postgres",
+  "password",
+  "paytrust",
+  "secret",
+  "paytrust-test-authenticator",
+];
 
 export interface Config {
   databaseUrl: string | undefined;
@@ -38,6 +58,22 @@ export interface Config {
   sweepIntervalSeconds: number;
   graphqlMaxDepth: number;
   graphqlMaxCost: number;
+  /** Outbound webhooks may target private, loopback and link-local addresses (and plain http). */
+  webhookAllowPrivateUrls: boolean;
+  /** Per-delivery timeout of outbound webhooks. */
+  webhookDeliveryTimeoutMs: number;
+  /** Delay before the first retry of a failed outbound webhook; later ones grow (docs/webhooks.md). */
+  webhookRetryBaseSeconds: number;
+  /** Apply migrations/current/ at start-up: development only, and only when asked for. */
+  applyCurrentMigration: boolean;
+  /** Bearer token for GET /metrics; unset: /metrics is not served. */
+  metricsToken: string | undefined;
+  /** Express's `trust proxy` (PAYTRUST_TRUST_PROXY; default "loopback"). */
+  trustProxy: TrustProxy;
+  /** Per-IP limit on the public pages: /pay/:id, /readyz, sandbox pages. */
+  publicRateLimitPerMinute: number;
+  /** Database connections the public pages may hold at once (the rest serve webhooks and the worker). */
+  publicDbConcurrency: number;
 }
 
 export class ConfigError extends Error {
@@ -60,6 +96,61 @@ function integer(
   return value;
 }
 
+function boolean(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (raw === "true" || raw === "1") return true;
+  if (raw === "false" || raw === "0") return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+const TRUST_NAMES = new Set(["loopback", "linklocal", "uniquelocal"]);
+
+/**
+ * PAYTRUST_TRUST_PROXY: "false"/"0" (trust no proxy), a hop count 1..10, or a
+ * comma-separated list of loopback | linklocal | uniquelocal | IP | IP/prefix.
+ * "true" (trust every X-Forwarded-For entry) is refused: any client could then
+ * choose its own address and escape the per-IP limits.
+ */
+export function parseTrustProxy(raw: string | undefined): TrustProxy {
+  const name = "PAYTRUST_TRUST_PROXY";
+  if (raw === undefined || raw.trim() === "") return ["loopback"];
+  const value = raw.trim();
+  if (/^(false|0)$/i.test(value)) return false;
+  if (/^true$/i.test(value))
+    throw new ConfigError(
+      `${name}=true would trust any client's X-Forwarded-For; give the hop count (e.g. 1) or the proxies' addresses`,
+    );
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    if (hops < 1 || hops > 10)
+      throw new ConfigError(`${name} hop count must be 1..10, got ${hops}`);
+    return hops;
+  }
+  const entries = value.split(",").map((entry) => entry.trim());
+  for (const entry of entries) {
+    if (TRUST_NAMES.has(entry)) continue;
+    const [address, prefix, extra] = entry.split("/");
+    const family = isIP(address ?? "");
+    const bits = family === 4 ? 32 : 128;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (!family || !prefixOk || extra !== undefined)
+      throw new ConfigError(
+        `${name} must be false, a hop count, or a list of loopback|linklocal|uniquelocal|IP|IP/prefix; got "${entry}"`,
+      );
+  }
+  return entries;
+}
+
+function passwordOf(connectionString: string | undefined): string {
+  if (!connectionString) return "";
+  try {
+    return decodeURIComponent(new URL(connectionString).password);
+  } catch {
+    return "";
+  }
+}
+
 function url(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const raw = env[name];
   if (raw === undefined || raw === "") return undefined;
@@ -72,6 +163,12 @@ function url(env: NodeJS.ProcessEnv, name: string): string | undefined {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const production = env.NODE_ENV === "production";
+  // Fail closed: in production nobody gets the sandbox (public tokens, fake payments) by accident.
+  if (production && !env.PAYTRUST_GATEWAY_MODE)
+    throw new ConfigError(
+      'PAYTRUST_GATEWAY_MODE must be set when NODE_ENV=production ("live", or "sandbox" for a demo)',
+    );
   const mode = env.PAYTRUST_GATEWAY_MODE || "sandbox";
   if (mode !== "sandbox" && mode !== "live") {
     throw new ConfigError(`PAYTRUST_GATEWAY_MODE must be "sandbox" or "live", got "${mode}"`);
@@ -93,7 +190,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     midtransApiUrl: url(env, "MIDTRANS_API_URL"),
     redisUrl: url(env, "REDIS_URL"),
     stateDir: resolve(env.PAYTRUST_STATE_DIR || ".paytrust"),
-    isDev: env.NODE_ENV !== "production",
+    isDev: !production,
     gatewayTimeoutMs: integer(env, "PAYTRUST_GATEWAY_TIMEOUT_MS", 10_000, 100, 120_000),
     workerConcurrency: integer(env, "PAYTRUST_WORKER_CONCURRENCY", 4, 1, 64),
     dbPoolSize: integer(env, "PAYTRUST_DB_POOL_SIZE", 10, 1, 500),
@@ -118,7 +215,37 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sweepIntervalSeconds: integer(env, "PAYTRUST_SWEEP_INTERVAL_SECONDS", 15, 1, 60),
     graphqlMaxDepth: integer(env, "PAYTRUST_GRAPHQL_MAX_DEPTH", 10, 2, 100),
     graphqlMaxCost: integer(env, "PAYTRUST_GRAPHQL_MAX_COST", 500, 10, 100_000),
+    webhookAllowPrivateUrls: boolean(
+      env,
+      "PAYTRUST_WEBHOOK_ALLOW_PRIVATE_URLS",
+      env.NODE_ENV !== "production" || mode === "sandbox",
+    ),
+    webhookDeliveryTimeoutMs: integer(
+      env,
+      "PAYTRUST_WEBHOOK_DELIVERY_TIMEOUT_MS",
+      10_000,
+      100,
+      60_000,
+    ),
+    webhookRetryBaseSeconds: integer(env, "PAYTRUST_WEBHOOK_RETRY_BASE_SECONDS", 30, 1, 3600),
+    applyCurrentMigration: boolean(env, "PAYTRUST_APPLY_CURRENT_MIGRATION", false),
+    metricsToken: env.PAYTRUST_METRICS_TOKEN || undefined,
+    trustProxy: parseTrustProxy(env.PAYTRUST_TRUST_PROXY),
+    publicRateLimitPerMinute: integer(
+      env,
+      "PAYTRUST_PUBLIC_RATE_LIMIT_PER_MINUTE",
+      600,
+      1,
+      100_000_000,
+    ),
+    publicDbConcurrency: integer(env, "PAYTRUST_PUBLIC_DB_CONCURRENCY", 2, 1, 100),
   };
+  if (production && config.applyCurrentMigration)
+    throw new ConfigError(
+      "PAYTRUST_APPLY_CURRENT_MIGRATION is for development only: commit the migration instead",
+    );
+  if (config.metricsToken !== undefined && config.metricsToken.length < 16)
+    throw new ConfigError("PAYTRUST_METRICS_TOKEN must be at least 16 characters");
   if (mode === "live") {
     for (const [name, value] of [
       ["XENDIT_SECRET_KEY", config.xenditSecretKey],
@@ -127,6 +254,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ["PUBLIC_BASE_URL", config.publicBaseUrl],
     ] as const) {
       if (!value) throw new ConfigError(`${name} is required when PAYTRUST_GATEWAY_MODE=live`);
+    }
+    for (const [name, value] of Object.entries(SANDBOX_DEFAULTS)) {
+      if (env[name] === value)
+        throw new ConfigError(
+          `${name} is the sandbox's public default; set the real secret for PAYTRUST_GATEWAY_MODE=live`,
+        );
+    }
+    for (const [name, password] of [
+      ["DATABASE_AUTHENTICATOR_PASSWORD", env.DATABASE_AUTHENTICATOR_PASSWORD ?? ""],
+      ["AUTH_DATABASE_URL", passwordOf(env.AUTH_DATABASE_URL)],
+      ["DATABASE_URL", passwordOf(env.DATABASE_URL)],
+    ] as const) {
+      if (password && KNOWN_DEFAULT_PASSWORDS.includes(password.toLowerCase()))
+        throw new ConfigError(
+          `${name} uses a publicly known default password; generate one (e.g. openssl rand -base64 24)`,
+        );
     }
   }
   return config;

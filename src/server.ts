@@ -18,6 +18,7 @@ import { metricsHandler, observeRequests } from "./metrics.ts";
 import { schemaPlugins } from "./plugins/index.ts";
 import { makePreset } from "./plugins/preset.ts";
 import { DEFAULT_QUERY_LIMITS, queryLimits } from "./plugins/queryLimits.ts";
+import { concurrencyGate, type Gate } from "./routes/gate.ts";
 
 export interface AppDeps {
   config: Config;
@@ -28,8 +29,11 @@ export interface AppDeps {
   verifier: KeyVerifier;
   rateLimits: RateLimits;
   publicBaseUrl: string;
-  /** Extra routers mounted before authentication (webhooks, sandbox). */
-  publicRoutes?: (app: Express) => void;
+  /**
+   * Extra routers mounted before authentication (webhooks, sandbox). `publicGate`
+   * bounds the database connections public pages hold at once (shared with /readyz).
+   */
+  publicRoutes?: (app: Express, publicGate: Gate) => void;
   /** Extra routers mounted after authentication (REST documents). */
   authenticatedRoutes?: (app: Express) => void;
   log?: (line: string) => void;
@@ -66,7 +70,8 @@ export async function startApp(
   const { config, verifier, rateLimits } = deps;
   const app = express();
   app.disable("x-powered-by");
-  app.set("trust proxy", "loopback");
+  // req.ip (per-IP limits, audit rows) comes from X-Forwarded-For only through trusted proxies.
+  app.set("trust proxy", config.trustProxy);
   app.use(
     helmet({
       // GraphiQL (Ruru) and the sandbox checkout page use inline scripts.
@@ -80,38 +85,41 @@ export async function startApp(
     res.json({ status: "ok" });
   });
   const health = monitorDatabase(deps.healthPool);
-  app.get("/readyz", async (_req, res) => {
+  // Public pages: their own per-IP budget, and a bound on the connections they hold.
+  const publicGate = concurrencyGate({ max: config.publicDbConcurrency });
+  app.get("/readyz", rateLimits.publicPages, publicGate, async (_req, res) => {
     const ready = await databaseReady(deps.ownerPool, await health.probe());
     res
       .status(ready.ok ? 200 : 503)
       .json(ready.ok ? { status: "ready" } : { status: "unavailable", reason: ready.reason });
   });
-  app.get("/metrics", metricsHandler);
+  // Not served at all without a token (then it 404s like any unknown path).
+  if (config.metricsToken) app.get("/metrics", metricsHandler(config.metricsToken));
 
-  deps.publicRoutes?.(app);
+  deps.publicRoutes?.(app, publicGate);
 
   const auth = authenticate({
     verifier,
     optional: (req) => req.method === "GET" && req.path === "/graphiql",
+    // Every 401 is paid for from the IP's failed-auth budget, reserved before argon2 runs.
+    budget: rateLimits.failedAuth,
     onFailure: async (req, failure) => {
-      // Counts toward the IP's failed-auth budget; audited while within it (never the secret).
-      if (await rateLimits.perIpFailedAuth(req)) {
-        await deps.ownerPool
-          .query(
-            `insert into paytrust_public.audit_events (action, tenant_id, subject_id, ip, user_agent, details)
+      // Within the budget (the middleware answers 429 beyond it): audited, never the secret.
+      await deps.ownerPool
+        .query(
+          `insert into paytrust_public.audit_events (action, tenant_id, subject_id, ip, user_agent, details)
              values ('auth.failed', $1, $2, $3, nullif(left($4, 512), ''),
                      jsonb_strip_nulls(jsonb_build_object('reason', $5::text, 'prefix', $6::text)))`,
-            [
-              failure.tenantId ?? null,
-              failure.keyId ?? null,
-              req.ip ?? null,
-              String(req.headers["user-agent"] ?? ""),
-              failure.reason,
-              failure.prefix ?? null,
-            ],
-          )
-          .catch(() => {});
-      }
+          [
+            failure.tenantId ?? null,
+            failure.keyId ?? null,
+            req.ip ?? null,
+            String(req.headers["user-agent"] ?? ""),
+            failure.reason,
+            failure.prefix ?? null,
+          ],
+        )
+        .catch(() => {});
     },
   });
   // While the database is down, answer at once rather than queue requests behind connect timeouts.
@@ -144,10 +152,16 @@ export async function startApp(
       graphiql: config.isDev,
       plugins: schemaPlugins,
       publicBaseUrl: deps.publicBaseUrl,
+      verifier,
+      webhookUrlPolicy: { allowPrivate: config.webhookAllowPrivateUrls },
     }),
   );
   const serv = pgl.createServ(grafserv);
-  await serv.addTo(app, server, false);
+  // Websockets (subscriptions, graphql-transport-ws) on /graphql; the key is in connection_init.
+  await serv.addTo(app, server, true);
+
+  // Unknown paths: one JSON answer (and one metrics label, "unmatched").
+  app.use((_req: Request, res: Response) => sendError(res, 404, "PTNFD", "Not found"));
 
   // Anything unexpected: JSON, no stack trace, no internals.
   app.use((error: any, _req: Request, res: Response, _next: NextFunction) => {

@@ -26,7 +26,18 @@ export type FailureReason = "malformed" | "unknown" | "revoked" | "expired" | "i
 
 export type Verification =
   | { key: VerifiedKey; reason?: undefined; prefix: string }
-  | { key: null; reason: FailureReason; prefix?: string; keyId?: string; tenantId?: string | null };
+  | { key: null; reason: FailureReason; prefix?: string; keyId?: string; tenantId?: string | null }
+  /** options.reserve refused: the caller's failed-auth budget is spent; nothing was verified. */
+  | { key: null; reason: "throttled"; prefix?: string; keyId?: undefined; tenantId?: undefined };
+
+export interface CheckOptions {
+  /**
+   * Called before a database lookup (and argon2) starts for this key; not on a
+   * cache hit, nor when joining a lookup of the same key already in flight.
+   * Resolve false to refuse the lookup (the result is then "throttled").
+   */
+  reserve?: () => Promise<boolean>;
+}
 
 interface CacheEntry {
   digest: Buffer;
@@ -37,7 +48,7 @@ interface CacheEntry {
 export interface KeyVerifier {
   verify(apiKey: string): Promise<VerifiedKey | null>;
   /** Like verify, with the reason for a refusal (audit log). */
-  check(apiKey: string): Promise<Verification>;
+  check(apiKey: string, options?: CheckOptions): Promise<Verification>;
   invalidate(prefix?: string): void;
   /** True while the LISTEN connection is up (and results are cached). */
   readonly listening: boolean;
@@ -142,7 +153,7 @@ export async function createKeyVerifier(
     return { ok: true, key };
   }
 
-  async function check(apiKey: string): Promise<Verification> {
+  async function check(apiKey: string, options: CheckOptions = {}): Promise<Verification> {
     const parsed = parseApiKey(apiKey);
     if (!parsed) return { key: null, reason: "malformed" };
     const now = Date.now();
@@ -157,6 +168,11 @@ export async function createKeyVerifier(
       if (entry) cache.delete(parsed.prefix);
       const flightKey = `${parsed.prefix}:${digest.toString("hex")}`;
       let promise = inFlight.get(flightKey);
+      if (!promise && options.reserve && !(await options.reserve())) {
+        return { key: null, reason: "throttled", prefix: parsed.prefix };
+      }
+      // Another request may have started the same lookup while the reservation was made.
+      promise ??= inFlight.get(flightKey);
       if (!promise) {
         promise = lookup(parsed).finally(() => inFlight.delete(flightKey));
         inFlight.set(flightKey, promise);

@@ -4,6 +4,7 @@
  */
 import type { NextFunction, Request, Response } from "express";
 import type { FailureReason, KeyVerifier, VerifiedKey } from "./keyVerifier.ts";
+import type { AuthBudget } from "./rateLimit.ts";
 
 declare global {
   namespace Express {
@@ -29,6 +30,14 @@ export interface AuthFailure {
 
 export interface AuthOptions {
   verifier: KeyVerifier;
+  /**
+   * The IP's failed-auth budget. Every 401 costs a point: a point is reserved
+   * before a key is looked up and verified (argon2) and refunded when the key is
+   * valid; refusals that need no lookup (missing or malformed key, a cached key
+   * with the wrong secret, a lookup shared with a request in flight) take theirs
+   * when they happen. With no point left the answer is 429, not 401.
+   */
+  budget?: AuthBudget;
   /** Called on every failed attempt (audit log, brute-force limiter). */
   onFailure?: (req: Request, failure: AuthFailure) => void | Promise<void>;
   /** Lets a request through without a key (e.g. GraphiQL's page itself). */
@@ -38,16 +47,26 @@ export interface AuthOptions {
 export function authenticate(options: AuthOptions) {
   return async (req: Request, res: Response, next: NextFunction) => {
     if (options.optional?.(req)) return next();
+    const { budget } = options;
     const header = req.headers.authorization;
     const match = typeof header === "string" ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     if (!match) {
+      if (budget && !(await budget.take(req))) return budget.refuse(req, res);
       await options.onFailure?.(req, { reason: "missing" });
       return sendError(res, 401, "PTAUTH", "Missing API key: send Authorization: Bearer <api key>");
     }
+    let refund: (() => void) | null = null;
+    const reserve = budget
+      ? async () => {
+          refund = await budget.take(req);
+          return refund !== null;
+        }
+      : undefined;
     let result: Awaited<ReturnType<KeyVerifier["check"]>>;
     try {
-      result = await options.verifier.check(match[1]);
+      result = await options.verifier.check(match[1], { reserve });
     } catch {
+      (refund as (() => void) | null)?.();
       return sendError(
         res,
         503,
@@ -55,12 +74,16 @@ export function authenticate(options: AuthOptions) {
         "Authentication is temporarily unavailable; retry shortly",
       );
     }
+    if (result.reason === "throttled") return budget?.refuse(req, res);
     if (!result.key) {
+      // No point reserved for this request yet: take one now, or refuse with 429.
+      if (budget && refund === null && !(await budget.take(req))) return budget.refuse(req, res);
       const { reason, prefix, keyId, tenantId } = result;
       await options.onFailure?.(req, { reason, prefix, keyId, tenantId });
       // One message for every reason: a client learns nothing about the key.
       return sendError(res, 401, "PTAUTH", "Invalid, expired or revoked API key");
     }
+    (refund as (() => void) | null)?.();
     req.apiKey = result.key;
     next();
   };

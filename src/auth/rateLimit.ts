@@ -5,9 +5,15 @@
  * - per IP for failed authentication (missing, malformed, unknown, wrong,
  *   revoked or expired keys): once an IP has used up its budget (30 a minute)
  *   every request from it is refused with 429 before any key is verified, so
- *   brute force costs neither argon2 time nor audit rows;
+ *   brute force costs neither argon2 time nor audit rows. The point is
+ *   RESERVED before argon2 runs and refunded when the key turns out valid, so
+ *   a concurrent burst of wrong keys cannot run more argon2 verifications (or
+ *   get more 401s) than the budget, however many arrive at once;
  * - per IP for webhooks (PAYTRUST_WEBHOOK_RATE_LIMIT_PER_MINUTE), which are
- *   exempt from tenant limits.
+ *   exempt from tenant limits;
+ * - per IP for the public pages (/pay/:id, /readyz, sandbox pages;
+ *   PAYTRUST_PUBLIC_RATE_LIMIT_PER_MINUTE).
+ * The client's IP is `req.ip`, which honours PAYTRUST_TRUST_PROXY.
  * In memory by default; in Redis when REDIS_URL is set, so every instance
  * shares one budget. `REDIS_URL=redis://host:6379/0?keyPrefix=name` namespaces
  * the keys (several deployments or test runs on one Redis).
@@ -32,6 +38,8 @@ export interface RateLimitOptions {
   defaultPerMinute: number;
   failedAuthPerMinute?: number;
   webhookPerMinute: number;
+  /** Per-IP limit on public pages (default 600 a minute). */
+  publicPerMinute?: number;
   /** Prefix of every limiter key (default "paytrust", or REDIS_URL's ?keyPrefix=). */
   keyPrefix?: string;
   /** How long to wait for Redis before using the in-memory insurance limiter (ms). */
@@ -39,7 +47,19 @@ export interface RateLimitOptions {
   log?: (line: string) => void;
 }
 
+/** The failed-authentication budget of the requesting IP. */
+export interface AuthBudget {
+  /** Takes one point now; resolves to a refund function, or null when the budget is spent. */
+  take(req: Request): Promise<(() => void) | null>;
+  /** Answers 429 PTRATE (with Retry-After) for an IP whose budget is spent. */
+  refuse(req: Request, res: Response): Promise<void>;
+}
+
 export interface RateLimits {
+  /** Failed-auth budget, reserved before a key is verified (see authenticate()). */
+  failedAuth: AuthBudget;
+  /** Per-IP limit on the public pages. */
+  publicPages(req: Request, res: Response, next: NextFunction): void;
   perKey(req: Request, res: Response, next: NextFunction): void;
   /** Counts a failed authentication for the IP; true while the IP is within budget (audit it). */
   perIpFailedAuth(req: Request): Promise<boolean>;
@@ -170,6 +190,38 @@ export function createRateLimits(options: RateLimitOptions): RateLimits {
           next();
         })
         .catch(() => next());
+    },
+    failedAuth: {
+      async take(req) {
+        const key = ipOf(req);
+        const failed = limiter("authfail", failedAuthPoints);
+        try {
+          await failed.consume(key, 1);
+        } catch (rejection) {
+          if (rejection instanceof RateLimiterRes) return null;
+          return () => {}; // no store at all: let the request through, nothing to refund
+        }
+        let refunded = false;
+        return () => {
+          if (refunded) return;
+          refunded = true;
+          void failed.reward(key, 1).catch(() => {});
+        };
+      },
+      async refuse(req, res) {
+        const result = await limiter("authfail", failedAuthPoints)
+          .get(ipOf(req))
+          .catch(() => null);
+        refuse(
+          res,
+          failedAuthPoints,
+          result ?? new RateLimiterRes(0, WINDOW_SECONDS * 1000, failedAuthPoints),
+        );
+      },
+    },
+    publicPages(req, res, next) {
+      const points = options.publicPerMinute ?? 600;
+      void consume(res, "public", points, ipOf(req)).then((ok) => ok && next());
     },
     webhooks(req, res, next) {
       void consume(res, "webhook", options.webhookPerMinute, ipOf(req)).then((ok) => ok && next());

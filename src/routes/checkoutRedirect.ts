@@ -22,11 +22,20 @@ export function checkoutRedirectHandler(pool: pg.Pool) {
     const id = String(req.params.id ?? "");
     if (!UUID.test(id))
       return res.status(404).type("html").send(page("Payment not found", "Check the link."));
-    const { rows } = await pool.query(
-      "select status, gateway_checkout_url from paytrust_public.payment_transactions where id = $1",
-      [id],
-    );
-    const tx = rows[0];
+    let tx: { status: string; gateway_checkout_url: string | null } | undefined;
+    try {
+      const { rows } = await pool.query(
+        "select status, gateway_checkout_url from paytrust_public.payment_transactions where id = $1",
+        [id],
+      );
+      tx = rows[0];
+    } catch {
+      res.setHeader("Retry-After", "5");
+      return res
+        .status(503)
+        .type("html")
+        .send(page("Temporarily unavailable", "Please retry in a few seconds.", false));
+    }
     if (!tx) return res.status(404).type("html").send(page("Payment not found", "Check the link."));
     res.setHeader("Cache-Control", "no-store");
     if (tx.status === "pending" && tx.gateway_checkout_url)

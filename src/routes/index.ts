@@ -1,5 +1,11 @@
-/** Routes outside GraphQL: webhooks, hosted checkout links and the sandbox (public), documents (authenticated). */
-import type { Express } from "express";
+/**
+ * Routes outside GraphQL: webhooks, hosted checkout links and the sandbox
+ * (public), documents (authenticated). The sandbox exists only in sandbox mode:
+ * in live mode /sandbox is an unknown path (404). Public pages (/pay/:id and
+ * the sandbox's pages) have their own per-IP limit, and /pay/:id holds at most
+ * PAYTRUST_PUBLIC_DB_CONCURRENCY connections at once (the gate).
+ */
+import type { Express, NextFunction, Request, Response } from "express";
 import type pg from "pg";
 import type { RateLimits } from "../auth/rateLimit.ts";
 import type { Config } from "../config.ts";
@@ -7,6 +13,7 @@ import { createSandboxRouter } from "../gateways/sandbox.ts";
 import { makeWebhookRouter } from "../webhooks/index.ts";
 import { checkoutRedirectHandler } from "./checkoutRedirect.ts";
 import { invoiceDocumentHandler } from "./documents.ts";
+import type { Gate } from "./gate.ts";
 
 export interface RouteDeps {
   config: Config;
@@ -31,7 +38,7 @@ export function mountRoutes(deps: RouteDeps) {
       : null;
   return {
     sandboxControl: sandbox?.control ?? null,
-    publicRoutes: (app: Express) => {
+    publicRoutes: (app: Express, publicGate: Gate) => {
       app.use(
         "/webhooks",
         makeWebhookRouter({
@@ -41,8 +48,20 @@ export function mountRoutes(deps: RouteDeps) {
           log: deps.log,
         }),
       );
-      app.get("/pay/:id", checkoutRedirectHandler(deps.ownerPool));
-      if (sandbox) app.use("/sandbox", sandbox.router);
+      app.get(
+        "/pay/:id",
+        deps.rateLimits.publicPages,
+        publicGate,
+        checkoutRedirectHandler(deps.ownerPool),
+      );
+      if (sandbox) {
+        // The pages people (or scripts) open; the fake gateway API the worker calls is not limited.
+        const pages = (req: Request, res: Response, next: NextFunction) =>
+          req.path === "/" || req.path.startsWith("/checkout/")
+            ? deps.rateLimits.publicPages(req, res, next)
+            : next();
+        app.use("/sandbox", pages, sandbox.router);
+      }
     },
     authenticatedRoutes: (app: Express) => {
       const docs = { authPool: deps.authPool, publicBaseUrl: deps.publicBaseUrl };
