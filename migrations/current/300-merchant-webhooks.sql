@@ -142,7 +142,8 @@ begin
     coalesce(update_webhook_endpoint.event_types, v_endpoint.event_types));
   update paytrust_public.webhook_endpoints e
      set url = coalesce(update_webhook_endpoint.url, e.url),
-         event_types = coalesce(array(select distinct unnest(update_webhook_endpoint.event_types) order by 1), e.event_types),
+         event_types = case when update_webhook_endpoint.event_types is null then e.event_types
+                            else array(select distinct unnest(update_webhook_endpoint.event_types) order by 1) end,
          description = coalesce(update_webhook_endpoint.description, e.description),
          enabled = coalesce(update_webhook_endpoint.enabled, e.enabled),
          failing_since = case when update_webhook_endpoint.enabled and not e.enabled then null else e.failing_since end,

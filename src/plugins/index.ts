@@ -3,10 +3,14 @@ import { ApiKeysPlugin } from "./apiKeys.ts";
 import { ConnectionLimitsPlugin } from "./connectionLimits.ts";
 import { Iso20022Plugin } from "./iso20022.ts";
 import { PlainIdPlugin } from "./plainIdPlugin.ts";
+import { LiveStatusPlugin } from "./subscriptions.ts";
+import { WebhookEndpointsPlugin } from "./webhookEndpoints.ts";
 
 export const schemaPlugins: GraphileConfig.Plugin[] = [
   PlainIdPlugin,
   ConnectionLimitsPlugin,
   Iso20022Plugin,
   ApiKeysPlugin,
+  WebhookEndpointsPlugin,
+  LiveStatusPlugin,
 ];

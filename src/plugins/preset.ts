@@ -9,9 +9,11 @@ import type pg from "pg";
 import { makePgService } from "postgraphile/adaptors/pg";
 import type {} from "postgraphile/grafserv/express/v4";
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
-import type { VerifiedKey } from "../auth/keyVerifier.ts";
+import type { KeyVerifier, VerifiedKey } from "../auth/keyVerifier.ts";
+import type { UrlPolicy } from "../outbound/urlPolicy.ts";
 import { PayTrustAggregatesPreset } from "./aggregates.ts";
 import { maskError } from "./maskError.ts";
+import { websocketContext } from "./subscriptions.ts";
 
 declare global {
   namespace Grafast {
@@ -27,6 +29,10 @@ export interface PresetOptions {
   graphiql: boolean;
   publicBaseUrl: string;
   plugins?: GraphileConfig.Plugin[];
+  /** Verifies the API key of websocket (subscription) connections; without it websockets are off. */
+  verifier?: KeyVerifier;
+  /** Where outbound webhooks may point (createWebhookEndpoint). */
+  webhookUrlPolicy?: UrlPolicy;
 }
 
 /** The Postgres settings for one request: role and tenant claim, nothing from the client. */
@@ -68,12 +74,24 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       graphiqlOnGraphQLGET: false,
       maskError,
       maxRequestLength: 1_000_000,
+      websockets: options.verifier !== undefined,
     },
     grafast: {
       explain: false,
-      context(requestContext) {
+      async context(requestContext) {
+        const webhookUrlPolicy = options.webhookUrlPolicy;
+        // Websockets bypass the express auth middleware: the key is in connection_init.
+        if (requestContext.ws && options.verifier)
+          return {
+            ...(await websocketContext(requestContext.ws, options.verifier, options.publicBaseUrl)),
+            webhookUrlPolicy,
+          };
         const req = requestContext.expressv4?.req as Request | undefined;
-        return { pgSettings: pgSettingsFor(req, options.publicBaseUrl), apiKey: req?.apiKey };
+        return {
+          pgSettings: pgSettingsFor(req, options.publicBaseUrl),
+          apiKey: req?.apiKey,
+          webhookUrlPolicy,
+        };
       },
     },
   };

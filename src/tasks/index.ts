@@ -6,6 +6,7 @@ import { makeCreatePaymentTask } from "./gateway__create_payment.ts";
 import { makeReconcileTask } from "./gateway__reconcile.ts";
 import { maintenance__purge_audit_log } from "./maintenance__purge_audit_log.ts";
 import { maintenance__sweep_stalled } from "./maintenance__sweep_stalled.ts";
+import { makeDeliverWebhookTask } from "./webhook__deliver.ts";
 import { webhook__process } from "./webhook__process.ts";
 
 export function makeTaskList(deps: WorkerDeps): TaskList {
@@ -26,6 +27,11 @@ export function makeTaskList(deps: WorkerDeps): TaskList {
       webhookMaxAttempts: deps.config.webhookMaxAttempts,
     }),
     webhook__process,
+    webhook__deliver: makeDeliverWebhookTask({
+      policy: { allowPrivate: deps.config.webhookAllowPrivateUrls },
+      timeoutMs: deps.config.webhookDeliveryTimeoutMs,
+      retryBaseSeconds: deps.config.webhookRetryBaseSeconds,
+    }),
     maintenance__purge_audit_log,
     maintenance__sweep_stalled,
   };
