@@ -9,7 +9,7 @@ import { createKeyVerifier } from "./auth/keyVerifier.ts";
 import { createRateLimits } from "./auth/rateLimit.ts";
 import { type Config, gatewayUrls } from "./config.ts";
 import { migrateDatabase } from "./db/bootstrap.ts";
-import { type DatabaseUrls, makePool, resolveDatabase } from "./db/connection.ts";
+import { type DatabaseUrls, makePool, resolveDatabase, runtimeUrlOf } from "./db/connection.ts";
 import type { SandboxControl } from "./gateways/sandbox.ts";
 import { mountRoutes } from "./routes/index.ts";
 import { type RunningApp, startApp } from "./server.ts";
@@ -27,7 +27,11 @@ export interface RuntimeOptions {
 
 export interface Runtime {
   db: DatabaseUrls;
-  ownerPool: pg.Pool;
+  /**
+   * The runtime role's pool (paytrust_runtime, not the owner: the owner only
+   * migrates): worker, webhook receivers, /pay/:id, key lookups, /readyz.
+   */
+  runtimePool: pg.Pool;
   app: RunningApp | null;
   /** The in-process sandbox gateways (sandbox mode, serving processes only). */
   sandbox: SandboxControl | null;
@@ -54,8 +58,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         quiet: true,
       });
     }
-    const ownerPool = makePool(db.ownerUrl, config.workerConcurrency + 10);
-    cleanups.push(() => ownerPool.end());
+    // Least privilege: nothing at run time connects as the owner.
+    const runtimePool = makePool(runtimeUrlOf(db), config.workerConcurrency + 10);
+    cleanups.push(() => runtimePool.end());
 
     // The sandbox and the webhook URLs point back at this process unless told otherwise.
     const selfUrl = `http://${config.host}:${config.port}`;
@@ -70,7 +75,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       // Its own connection: a busy API pool must never make the probe report the database down.
       const healthPool = makePool(db.authUrl, 1);
       cleanups.push(() => healthPool.end());
-      const verifier = await createKeyVerifier(ownerPool);
+      const verifier = await createKeyVerifier(runtimePool);
       cleanups.push(() => verifier.close());
       const rateLimits = createRateLimits({
         redisUrl: config.redisUrl,
@@ -82,7 +87,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       cleanups.push(() => rateLimits.close());
       const { sandboxControl, ...routes } = mountRoutes({
         config,
-        ownerPool,
+        ownerPool: runtimePool,
         authPool,
         publicBaseUrl,
         selfUrl,
@@ -93,7 +98,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       app = await startApp(
         {
           config,
-          ownerPool,
+          ownerPool: runtimePool,
           authPool,
           healthPool,
           verifier,
@@ -109,11 +114,17 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     }
     let worker: Runner | null = null;
     if (options.work) {
-      worker = await startWorker({ config, ownerPool, gatewayUrls: urls, publicBaseUrl, log });
+      worker = await startWorker({
+        config,
+        pool: runtimePool,
+        gatewayUrls: urls,
+        publicBaseUrl,
+        log,
+      });
       const running = worker;
       cleanups.push(() => running.stop());
     }
-    return { db, ownerPool, app, sandbox, worker, stop };
+    return { db, runtimePool, app, sandbox, worker, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -10,7 +10,8 @@ import { SWEEP_CHAIN_JOB_KEY, type SweepPayload } from "./tasks/maintenance__swe
 
 export interface WorkerDeps {
   config: Config;
-  ownerPool: pg.Pool;
+  /** The runtime role's pool (not the owner; graphile-worker's schema is granted to it). */
+  pool: pg.Pool;
   gatewayUrls: { xenditBaseUrl: string; midtransSnapUrl: string; midtransApiUrl: string };
   publicBaseUrl: string;
   log: (line: string) => void;
@@ -37,10 +38,43 @@ export function crontab(config: Config, tasks: string[]): string {
   return lines.filter((line) => tasks.includes(line.split(/\s+/)[5])).join("\n");
 }
 
+/** How often the analyst limits are enforced (paytrust_private.enforce_analyst_limits). */
+export const ANALYST_LIMITS_INTERVAL_MS = 5_000;
+
+/**
+ * Analysts can SET their own statement and idle-in-transaction timeouts;
+ * this enforces the limits createAnalyst recorded, whatever they SET, within
+ * ANALYST_LIMITS_INTERVAL_MS of the limit.
+ */
+function enforceAnalystLimits(deps: WorkerDeps): () => void {
+  let warned = false;
+  const timer = setInterval(() => {
+    deps.pool
+      .query<{ pid: number; role_name: string; action: string }>(
+        "select pid, role_name, action from paytrust_private.enforce_analyst_limits()",
+      )
+      .then(
+        ({ rows }) => {
+          for (const r of rows)
+            deps.log(
+              `[worker] info: analyst ${r.role_name} over its limit: backend ${r.pid} ${r.action}`,
+            );
+        },
+        (error: Error) => {
+          if (!warned)
+            deps.log(`[worker] warning: enforcing analyst limits failed: ${error.message}`);
+          warned = true;
+        },
+      );
+  }, ANALYST_LIMITS_INTERVAL_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 export async function startWorker(deps: WorkerDeps): Promise<Runner> {
   const taskList = makeTaskList(deps);
   const runner = await run({
-    pgPool: deps.ownerPool,
+    pgPool: deps.pool,
     concurrency: deps.config.workerConcurrency,
     noHandleSignals: true,
     pollInterval: 1000,
@@ -57,5 +91,11 @@ export async function startWorker(deps: WorkerDeps): Promise<Runner> {
     jobKeyMode: "replace",
     maxAttempts: 1,
   });
+  const stopLimits = enforceAnalystLimits(deps);
+  const stop = runner.stop.bind(runner);
+  runner.stop = async () => {
+    stopLimits();
+    await stop();
+  };
   return runner;
 }

@@ -100,7 +100,11 @@ export async function createKeyVerifier(
       };
       own.on("error", lost);
       own.on("end", lost);
-      await own.query("listen paytrust_api_keys");
+      // The channel's name is a per-database secret (LISTEN/NOTIFY take no privilege).
+      const { rows } = await own.query<{ channel: string }>(
+        "select paytrust_private.key_cache_channel() as channel",
+      );
+      await own.query(`listen ${own.escapeIdentifier(rows[0].channel)}`);
       if (closed) {
         own.release(true);
         return;

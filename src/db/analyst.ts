@@ -3,10 +3,17 @@
  * paytrust_analyst (SELECT on the paytrust_reporting views, nothing else),
  * for psql, BI tools or notebooks. Used by `paytrust create-analyst NAME`.
  *
- * The login is read-only by default (`default_transaction_read_only`), starts
- * in the reporting schema, and has a statement timeout so a heavy ad-hoc query
- * cannot hold the database. Running it again for an existing analyst issues a
- * new password (the old one stops working).
+ * What the login cannot lift (docs/reliability.md, "Analyst logins"):
+ * - read-only by grants: SELECT on the reporting views, no TEMP on the
+ *   database (taken from PUBLIC here), no large objects, no schema to create
+ *   in; `default_transaction_read_only` is only a convenience;
+ * - statement and idle-in-transaction timeouts: set on the role AND recorded
+ *   in paytrust_private.analyst_limits, which the worker enforces
+ *   (enforce_analyst_limits) whatever the session SETs;
+ * - a connection limit (a role attribute: changing it needs CREATEROLE);
+ * - no pg_notify and no advisory locks (EXECUTE revoked from PUBLIC).
+ * Running it again for an existing analyst issues a new password (the old one
+ * stops working).
  */
 import { randomBytes } from "node:crypto";
 import pg from "pg";
@@ -41,7 +48,11 @@ export async function createAnalyst(
   rootUrl: string,
   databaseName: string,
   name: string,
-  options: { statementTimeout?: string; connectionLimit?: number } = {},
+  options: {
+    statementTimeout?: string;
+    idleInTransactionTimeout?: string;
+    connectionLimit?: number;
+  } = {},
 ): Promise<AnalystLogin> {
   const user = name.trim().toLowerCase();
   if (!ANALYST_NAME.test(user) || user.startsWith("pg_") || user.startsWith("paytrust_")) {
@@ -53,11 +64,31 @@ export async function createAnalyst(
   }
   const password = randomBytes(24).toString("base64url");
   const statementTimeout = options.statementTimeout ?? "60s";
+  const idleTimeout = options.idleInTransactionTimeout ?? "60s";
   const connectionLimit = options.connectionLimit ?? 5;
 
   const client = new pg.Client({ connectionString: withDatabase(rootUrl, databaseName) });
   await client.connect();
   try {
+    // Both limits as milliseconds, parsed by PostgreSQL itself ("60s", "5min", "30000").
+    const limitMs: Record<string, number> = {};
+    for (const [setting, value] of [
+      ["statement_timeout", statementTimeout],
+      ["idle_in_transaction_session_timeout", idleTimeout],
+    ] as const) {
+      await client.query("select set_config($1, $2, false)", [setting, value]).catch(() => {
+        throw new AnalystError(`${setting} "${value}" is not a valid duration`, "PTVAL");
+      });
+      const { rows } = await client.query<{ ms: string }>(
+        "select setting as ms from pg_settings where name = $1",
+        [setting],
+      );
+      await client.query(`reset ${setting}`);
+      limitMs[setting] = Number(rows[0].ms);
+      if (!(limitMs[setting] > 0)) {
+        throw new AnalystError(`${setting} must be more than 0 for an analyst`, "PTVAL");
+      }
+    }
     const group = await client.query("select 1 from pg_roles where rolname = $1", [ROLES.analyst]);
     if (!group.rowCount) {
       throw new AnalystError(
@@ -107,10 +138,26 @@ export async function createAnalyst(
     await client.query(
       `grant connect on database ${quoteIdent(databaseName)} to ${quoteIdent(user)}`,
     );
+    // TEMP is PUBLIC's by default: analysts could write (and fill) temporary
+    // tables even with read-only transactions. The PayTrust roles keep it.
+    await client.query(`revoke temporary on database ${quoteIdent(databaseName)} from public`);
+    await client.query(
+      `grant temporary on database ${quoteIdent(databaseName)} to ${ROLES.authenticator}, ${ROLES.tenant}, ${ROLES.admin}, ${ROLES.runtime}`,
+    );
+    // The limits enforce_analyst_limits() applies, out of the analyst's reach.
+    await client.query(
+      `insert into paytrust_private.analyst_limits (role_name, statement_timeout, idle_in_transaction_timeout)
+       values ($1, make_interval(secs => $2::numeric / 1000), make_interval(secs => $3::numeric / 1000))
+       on conflict (role_name) do update
+         set statement_timeout = excluded.statement_timeout,
+             idle_in_transaction_timeout = excluded.idle_in_transaction_timeout, updated_at = now()`,
+      [user, limitMs.statement_timeout, limitMs.idle_in_transaction_session_timeout],
+    );
     for (const [setting, value] of [
       ["search_path", "paytrust_reporting"],
       ["default_transaction_read_only", "on"],
-      ["statement_timeout", statementTimeout],
+      ["statement_timeout", `${limitMs.statement_timeout}ms`],
+      ["idle_in_transaction_session_timeout", `${limitMs.idle_in_transaction_session_timeout}ms`],
       // reports sort and hash a lot of rows: keep them in memory
       ["work_mem", "64MB"],
     ]) {

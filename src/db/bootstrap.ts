@@ -3,6 +3,7 @@
  * graphile-migrate committed migrations (and, outside production, the
  * work-in-progress migrations/current.sql) followed by graphile-worker's schema.
  */
+import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -16,7 +17,24 @@ export const ROLES = {
   tenant: "paytrust_tenant",
   admin: "paytrust_admin",
   analyst: "paytrust_analyst",
+  /**
+   * LOGIN, not the owner: the worker, webhook receivers, /pay/:id and key
+   * lookups connect as it. BYPASSRLS (it serves every tenant), no DDL.
+   */
+  runtime: "paytrust_runtime",
 } as const;
+
+/**
+ * The runtime role's password, derived from the authenticator's: whoever can
+ * connect as the authenticator already reaches every tenant's rows through
+ * PostGraphile's roles, and every instance on a cluster agrees on it.
+ * Override with RUNTIME_DATABASE_URL.
+ */
+export function runtimePasswordFor(authenticatorPassword: string): string {
+  return createHash("sha256")
+    .update(`paytrust-runtime:${authenticatorPassword}`)
+    .digest("base64url");
+}
 
 export const projectRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const migrationsFolder = join(projectRoot, "migrations");
@@ -56,9 +74,20 @@ export async function ensureRoles(
     if (!existing.has(ROLES.authenticator)) {
       await client.query(`create role ${ROLES.authenticator} login noinherit`);
     }
+    if (!existing.has(ROLES.runtime)) {
+      await client.query(`create role ${ROLES.runtime} login noinherit`);
+    }
+    // Not a superuser, never the owner; BYPASSRLS: it processes every tenant's
+    // webhooks and jobs (and needs a superuser to grant, hence here).
+    await client.query(
+      `alter role ${ROLES.runtime} with login nosuperuser nocreatedb nocreaterole noreplication bypassrls`,
+    );
     if (authenticatorPassword) {
       await client.query(
         `alter role ${ROLES.authenticator} with login password ${quoteLiteral(authenticatorPassword)}`,
+      );
+      await client.query(
+        `alter role ${ROLES.runtime} with password ${quoteLiteral(runtimePasswordFor(authenticatorPassword))}`,
       );
     }
     await client.query(`grant ${ROLES.tenant}, ${ROLES.admin} to ${ROLES.authenticator}`);
@@ -139,6 +168,28 @@ export async function migrateDatabase(options: MigrateOptions): Promise<void> {
     connectionString: options.ownerUrl,
     logger: options.quiet ? quietWorkerLogger : undefined,
   });
+  await grantRuntime(options.ownerUrl);
+}
+
+/**
+ * The runtime role runs graphile-worker (its schema exists only after
+ * runMigrations) and reads the migration state for /readyz.
+ */
+async function grantRuntime(ownerUrl: string): Promise<void> {
+  const owner = new pg.Client({ connectionString: ownerUrl });
+  await owner.connect();
+  try {
+    await owner.query(`
+      grant usage on schema graphile_worker to ${ROLES.runtime};
+      grant select, insert, update, delete on all tables in schema graphile_worker to ${ROLES.runtime};
+      grant usage, select on all sequences in schema graphile_worker to ${ROLES.runtime};
+      grant execute on all functions in schema graphile_worker to ${ROLES.runtime};
+      grant usage on schema graphile_migrate to ${ROLES.runtime};
+      grant select on graphile_migrate.migrations to ${ROLES.runtime};
+    `);
+  } finally {
+    await owner.end();
+  }
 }
 
 const require = createRequire(import.meta.url);

@@ -1,12 +1,19 @@
 /**
  * Resolves where the database is: DATABASE_URL when set, else the embedded
  * server under the state directory. Returns the three connection strings the
- * process needs (owner, authenticator, superuser) and a stop function.
+ * process needs (owner: migrations only; runtime: worker, webhooks, /pay and
+ * key lookups; authenticator: PostGraphile; superuser: roles) and a stop function.
  */
 import { createHash } from "node:crypto";
 import pg from "pg";
 import type { Config } from "../config.ts";
-import { ensureDatabase, ROLES, withCredentials, withDatabase } from "./bootstrap.ts";
+import {
+  ensureDatabase,
+  ROLES,
+  runtimePasswordFor,
+  withCredentials,
+  withDatabase,
+} from "./bootstrap.ts";
 import { ensureEmbeddedServer } from "./embedded.ts";
 
 // BIGINT (int8) stays a string in JS: money is never turned into a float.
@@ -15,6 +22,8 @@ pg.types.setTypeParser(20, (value) => value);
 export interface DatabaseUrls {
   ownerUrl: string;
   authUrl: string;
+  /** The runtime role (not the owner); derived from ownerUrl and the authenticator password when absent. */
+  runtimeUrl?: string;
   rootUrl: string;
   authenticatorPassword: string;
   embedded: boolean;
@@ -52,6 +61,7 @@ export async function resolveDatabase(
       authUrl:
         env.AUTH_DATABASE_URL ||
         withCredentials(ownerUrl, ROLES.authenticator, authenticatorPassword),
+      runtimeUrl: env.RUNTIME_DATABASE_URL || undefined,
       authenticatorPassword,
       embedded: false,
       stop: async () => {},
@@ -69,6 +79,16 @@ export async function resolveDatabase(
     embedded: true,
     stop: server.stop,
   };
+}
+
+/** Where the runtime role connects: RUNTIME_DATABASE_URL, else the owner's server and database. */
+export function runtimeUrlOf(
+  db: Pick<DatabaseUrls, "ownerUrl" | "runtimeUrl" | "authenticatorPassword">,
+): string {
+  return (
+    db.runtimeUrl ||
+    withCredentials(db.ownerUrl, ROLES.runtime, runtimePasswordFor(db.authenticatorPassword))
+  );
 }
 
 export function makePool(connectionString: string, max: number): pg.Pool {

@@ -97,7 +97,7 @@ describe("key verifier: cache and invalidation", () => {
       expect(await own.verify(tenant.apiKey)).toBeTruthy();
       await db.pool.query(
         `select pg_terminate_backend(pid) from pg_stat_activity
-          where datname = current_database() and query = 'listen paytrust_api_keys' and pid <> pg_backend_pid()`,
+          where datname = current_database() and query like 'listen "paytrust_api_keys_%' and pid <> pg_backend_pid()`,
       );
       await eventually(async () => !own.listening, 5000);
       await eventually(async () => own.listening, 10_000);
