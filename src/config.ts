@@ -58,6 +58,10 @@ export interface Config {
   sweepIntervalSeconds: number;
   graphqlMaxDepth: number;
   graphqlMaxCost: number;
+  /** Worst-case values a GraphQL response may hold (lists multiplied; src/plugins/queryLimits.ts). */
+  graphqlMaxRowCost: number;
+  /** PAYTRUST_INTROSPECTION: the schema is public (introspection without a key); default on only in development. */
+  introspection: boolean;
   /** Outbound webhooks may target private, loopback and link-local addresses (and plain http). */
   webhookAllowPrivateUrls: boolean;
   /** Per-delivery timeout of outbound webhooks. */
@@ -215,6 +219,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sweepIntervalSeconds: integer(env, "PAYTRUST_SWEEP_INTERVAL_SECONDS", 15, 1, 60),
     graphqlMaxDepth: integer(env, "PAYTRUST_GRAPHQL_MAX_DEPTH", 10, 2, 100),
     graphqlMaxCost: integer(env, "PAYTRUST_GRAPHQL_MAX_COST", 500, 10, 100_000),
+    graphqlMaxRowCost: integer(env, "PAYTRUST_GRAPHQL_MAX_ROW_COST", 50_000, 100, 10_000_000),
+    introspection: boolean(env, "PAYTRUST_INTROSPECTION", !production),
     webhookAllowPrivateUrls: boolean(
       env,
       "PAYTRUST_WEBHOOK_ALLOW_PRIVATE_URLS",

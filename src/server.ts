@@ -16,8 +16,9 @@ import { monitorDatabase } from "./db/health.ts";
 import { committedMigrationCount } from "./db/migrationsStatus.ts";
 import { metricsHandler, observeRequests } from "./metrics.ts";
 import { schemaPlugins } from "./plugins/index.ts";
+import { publicIntrospection } from "./plugins/introspection.ts";
 import { makePreset } from "./plugins/preset.ts";
-import { DEFAULT_QUERY_LIMITS, queryLimits } from "./plugins/queryLimits.ts";
+import { DEFAULT_QUERY_LIMITS, type QueryLimits, queryLimits } from "./plugins/queryLimits.ts";
 import { concurrencyGate, type Gate } from "./routes/gate.ts";
 
 export interface AppDeps {
@@ -98,9 +99,16 @@ export async function startApp(
 
   deps.publicRoutes?.(app, publicGate);
 
+  const graphqlLimits: QueryLimits = {
+    ...DEFAULT_QUERY_LIMITS,
+    maxDepth: config.graphqlMaxDepth,
+    maxCost: config.graphqlMaxCost,
+    maxRowCost: config.graphqlMaxRowCost,
+  };
   const auth = authenticate({
     verifier,
-    optional: (req) => req.method === "GET" && req.path === "/graphiql",
+    optional: (req) =>
+      (req.method === "GET" && req.path === "/graphiql") || req.publicIntrospection === true,
     // Every 401 is paid for from the IP's failed-auth budget, reserved before argon2 runs.
     budget: rateLimits.failedAuth,
     onFailure: async (req, failure) => {
@@ -127,6 +135,14 @@ export async function startApp(
     health.isUp()
       ? next()
       : sendError(res, 503, "PTUNAV", "The database is unavailable; retry shortly");
+  // Introspection-only documents need no key while the schema is public (PAYTRUST_INTROSPECTION).
+  app.use(
+    "/graphql",
+    publicIntrospection({
+      enabled: config.introspection,
+      maxBodyBytes: graphqlLimits.maxBodyBytes,
+    }),
+  );
   for (const path of ["/graphql", "/invoices"]) {
     app.use(path, databaseUp, rateLimits.bruteForceGuard, auth, rateLimits.perKey);
   }
@@ -134,14 +150,7 @@ export async function startApp(
   // Depth, cost and body size are checked before PostGraphile sees the request.
   app.use(
     "/graphql",
-    queryLimits(
-      {
-        ...DEFAULT_QUERY_LIMITS,
-        maxDepth: config.graphqlMaxDepth,
-        maxCost: config.graphqlMaxCost,
-      },
-      () => pgl.getSchema(),
-    ),
+    queryLimits(graphqlLimits, () => pgl.getSchema()),
   );
 
   const server = createServer(app);
@@ -151,6 +160,8 @@ export async function startApp(
       port: listen.port,
       graphiql: config.isDev,
       plugins: schemaPlugins,
+      queryLimits: graphqlLimits,
+      introspection: config.introspection,
       publicBaseUrl: deps.publicBaseUrl,
       verifier,
       webhookUrlPolicy: { allowPrivate: config.webhookAllowPrivateUrls },

@@ -2,6 +2,7 @@
 import { ApiKeysPlugin } from "./apiKeys.ts";
 import { ConnectionLimitsPlugin } from "./connectionLimits.ts";
 import { Iso20022Plugin } from "./iso20022.ts";
+import { LeanRootPlugin } from "./leanRoot.ts";
 import { PlainIdPlugin } from "./plainIdPlugin.ts";
 import { LiveStatusPlugin } from "./subscriptions.ts";
 import { WebhookEndpointsPlugin } from "./webhookEndpoints.ts";
@@ -9,6 +10,7 @@ import { WebhookEndpointsPlugin } from "./webhookEndpoints.ts";
 export const schemaPlugins: GraphileConfig.Plugin[] = [
   PlainIdPlugin,
   ConnectionLimitsPlugin,
+  LeanRootPlugin,
   Iso20022Plugin,
   ApiKeysPlugin,
   WebhookEndpointsPlugin,

@@ -12,7 +12,13 @@ import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 import type { KeyVerifier, VerifiedKey } from "../auth/keyVerifier.ts";
 import type { UrlPolicy } from "../outbound/urlPolicy.ts";
 import { PayTrustAggregatesPreset } from "./aggregates.ts";
+import { graphiqlConfig, makeIntrospectionPlugin } from "./introspection.ts";
 import { maskError } from "./maskError.ts";
+import {
+  DEFAULT_QUERY_LIMITS,
+  makeWebsocketLimitsPlugin,
+  type QueryLimits,
+} from "./queryLimits.ts";
 import { websocketContext } from "./subscriptions.ts";
 
 declare global {
@@ -29,6 +35,10 @@ export interface PresetOptions {
   graphiql: boolean;
   publicBaseUrl: string;
   plugins?: GraphileConfig.Plugin[];
+  /** Depth, cost and page limits for documents over websockets (HTTP ones pass queryLimits()). */
+  queryLimits?: QueryLimits;
+  /** The schema is public: introspection answered (without a key); off, __schema/__type are refused. */
+  introspection?: boolean;
   /** Verifies the API key of websocket (subscription) connections; without it websockets are off. */
   verifier?: KeyVerifier;
   /** Where outbound webhooks may point (createWebhookEndpoint). */
@@ -61,7 +71,12 @@ export function pgSettingsFor(
 export function makePreset(options: PresetOptions): GraphileConfig.Preset {
   return {
     extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, PayTrustAggregatesPreset],
-    plugins: options.plugins ?? [],
+    plugins: [
+      ...(options.plugins ?? []),
+      makeWebsocketLimitsPlugin(options.queryLimits ?? DEFAULT_QUERY_LIMITS),
+      makeIntrospectionPlugin(options.introspection ?? options.graphiql),
+    ],
+    ruru: graphiqlConfig(),
     disablePlugins: ["NodePlugin"],
     pgServices: [makePgService({ pool: options.authPool, schemas: ["paytrust_public"] })],
     gather: { pgStrictFunctions: true },

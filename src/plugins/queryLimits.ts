@@ -413,3 +413,36 @@ export function queryLimits(limits: QueryLimits = DEFAULT_QUERY_LIMITS, schema?:
   };
   return [readBody, check];
 }
+
+/**
+ * The same limits for documents that arrive over websockets (graphql-transport-ws
+ * `subscribe` messages never pass the Express middleware): measured after
+ * grafserv parsed and validated them, before anything is planned.
+ */
+export function makeWebsocketLimitsPlugin(
+  limits: QueryLimits = DEFAULT_QUERY_LIMITS,
+): GraphileConfig.Plugin {
+  return {
+    name: "PayTrustWebsocketQueryLimitsPlugin",
+    version: "1.0.0",
+    grafserv: {
+      middleware: {
+        async onSubscribe(next) {
+          const result = await next();
+          if (!result || Array.isArray(result)) return result;
+          const args = result as {
+            document: DocumentNode;
+            schema: GraphQLSchema;
+            variableValues?: unknown;
+          };
+          const verdict = verdictOf(
+            measureDocument(args.document, limits, args.schema, args.variableValues),
+            limits,
+          );
+          if (verdict.ok) return result;
+          return [new GraphQLError(verdict.message, { extensions: { code: "PTQRY" } })];
+        },
+      },
+    },
+  };
+}
