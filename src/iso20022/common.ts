@@ -5,7 +5,7 @@
 import { CURRENCY_EXPONENTS, isCurrency, minorToDecimal } from "../money.ts";
 import { boundedText, cleanText, codePointLength, MAX35, MAX140, PLACEHOLDER } from "./text.ts";
 import type { Iso20022Invoice } from "./types.ts";
-import { el, leaf, type XmlElement } from "./xml.ts";
+import type { XmlElement } from "./xml.ts";
 
 /** Error code on every input error thrown here, so an HTTP edge can answer 422 not 500. */
 export const INVALID_INPUT = "ISO20022_INVALID_INPUT";
@@ -70,12 +70,28 @@ export function explicitMessageId(value: string, what: string): string {
   return id;
 }
 
+type CheckedInstallment = Iso20022Invoice["installments"][number] & { minor: bigint };
+
+/** The installments due on one date: one PmtInf in pain.001, one OrgnlPmtInfAndSts in pain.002. */
+export interface PaymentGroup {
+  /** 1-based position in due-date order; part of PmtInfId. */
+  readonly number: number;
+  /** YYYY-MM-DD: the PmtInf's ReqdExctnDt. */
+  readonly dueDate: string;
+  /** Sorted by number. */
+  readonly installments: readonly CheckedInstallment[];
+  /** Σ of these installments: the PmtInf's CtrlSum. */
+  readonly sum: bigint;
+}
+
 export interface CheckedInvoice {
   readonly exponent: number;
   /** Installments sorted by number, amounts parsed. */
-  readonly installments: ReadonlyArray<Iso20022Invoice["installments"][number] & { minor: bigint }>;
-  /** Σ installment totals, which is what CtrlSum must equal. */
+  readonly installments: readonly CheckedInstallment[];
+  /** Σ installment totals, which is what GrpHdr/CtrlSum must equal. */
   readonly sum: bigint;
+  /** One group per distinct due date, earliest first. */
+  readonly groups: readonly PaymentGroup[];
 }
 
 /**
@@ -111,7 +127,30 @@ export function checkInvoice(data: Iso20022Invoice): CheckedInvoice {
     });
   const sum = installments.reduce((acc, installment) => acc + installment.minor, 0n);
   if (sum >= MAX_MINOR_EXCLUSIVE) invalidInput(`the installments' sum exceeds 18 digits: ${sum}`);
-  return { exponent, installments, sum };
+  return { exponent, installments, sum, groups: groupByDueDate(installments) };
+}
+
+/**
+ * A PmtInf carries one ReqdExctnDt, so installments due on different dates
+ * cannot share one (a bank would execute the whole plan on the first date).
+ */
+function groupByDueDate(installments: readonly CheckedInstallment[]): PaymentGroup[] {
+  const byDate = new Map<string, CheckedInstallment[]>();
+  for (const installment of installments) {
+    const list = byDate.get(installment.dueDate);
+    if (list) list.push(installment);
+    else byDate.set(installment.dueDate, [installment]);
+  }
+  // ISO dates sort as strings.
+  return [...byDate.keys()].toSorted().map((dueDate, index) => {
+    const members = byDate.get(dueDate)!;
+    return {
+      number: index + 1,
+      dueDate,
+      installments: members,
+      sum: members.reduce((acc, installment) => acc + installment.minor, 0n),
+    };
+  });
 }
 
 /** The tenant as a party: its legal name when known, else its display name. */
@@ -120,8 +159,8 @@ export function tenantName(data: Iso20022Invoice): string {
 }
 
 /** PartyIdentification135 / 32 (Dbtr, Cdtr, InitgPty): a name, which both versions cap at 140. */
-export function party(elementName: string, name: string | null): XmlElement {
-  return el(elementName, leaf("Nm", boundedText(name, MAX140)));
+export function party(name: string | null): XmlElement {
+  return { Nm: boundedText(name, MAX140) };
 }
 
 const IBAN = /^[A-Z]{2}[0-9]{2}[a-zA-Z0-9]{1,30}$/;
@@ -137,16 +176,12 @@ export function normalisedIban(value: string | null): string | undefined {
  * Max34Text), else the placeholder. An over-long account number is replaced,
  * never cut: a truncated account number would route money elsewhere.
  */
-export function account(
-  elementName: string,
-  iban: string | null,
-  accountNumber: string | null,
-): XmlElement {
+export function account(iban: string | null, accountNumber: string | null): XmlElement {
   const validIban = normalisedIban(iban);
-  if (validIban) return el(elementName, el("Id", leaf("IBAN", validIban)));
+  if (validIban) return { Id: { IBAN: validIban } };
   const number = cleanText(accountNumber);
   const id = number !== "" && codePointLength(number) <= 34 ? number : PLACEHOLDER;
-  return el(elementName, el("Id", el("Othr", leaf("Id", id))));
+  return { Id: { Othr: { Id: id } } };
 }
 
 // BICFIDec2014Identifier (v09) and BICIdentifier (v03) differ; each is checked as its schema does.
@@ -158,11 +193,11 @@ const BIC_LEGACY = /^[A-Z]{6}[A-Z2-9][A-NP-Z0-9]([A-Z0-9]{3})?$/;
  * valid for the version (element BICFI in 2019 messages, BIC in 2009 ones),
  * else FinInstnId/Othr/Id NOTPROVIDED (EPC convention for an unknown agent).
  */
-export function agent(elementName: string, bic: string | null, legacy: boolean): XmlElement {
+export function agent(bic: string | null, legacy: boolean): XmlElement {
   const code = cleanText(bic).replace(/\s/g, "").toUpperCase();
   const valid = legacy ? BIC_LEGACY.test(code) : BIC_2014.test(code);
-  const identification = valid
-    ? leaf(legacy ? "BIC" : "BICFI", code)
-    : el("Othr", leaf("Id", PLACEHOLDER));
-  return el(elementName, el("FinInstnId", identification));
+  const identification: XmlElement = valid
+    ? { [legacy ? "BIC" : "BICFI"]: code }
+    : { Othr: { Id: PLACEHOLDER } };
+  return { FinInstnId: identification };
 }

@@ -1,6 +1,6 @@
 /**
  * Deterministic identifiers. The same invoice always yields the same MsgId,
- * PmtInfId and EndToEndIds, so a pain.002 can point at the pain.001 it reports
+ * PmtInfIds and EndToEndIds, so a pain.002 can point at the pain.001 it reports
  * on without storing anything, and re-rendering a document is reproducible.
  * All identifiers stay within [A-Za-z0-9-] and Max35Text, which every bank
  * character set (SWIFT "x" set, EPC) accepts.
@@ -31,9 +31,21 @@ export function pain001MessageId(data: Iso20022Invoice): string {
   return `PT${compactKey(data.invoice.id)}`;
 }
 
-/** PmtInf/PmtInfId of the invoice's single payment information block. */
-export function paymentInformationId(data: Iso20022Invoice): string {
-  return `PI${compactKey(data.invoice.id)}`;
+/**
+ * PmtInf/PmtInfId of the invoice's `group`-th payment information block (one
+ * per distinct installment due date, counted from 1 in date order): "P" +
+ * invoice key + two-digit group number, ≤ 35 chars. A pain.002 recomputes the
+ * groups from the same invoice data, so it needs nothing stored.
+ */
+export function paymentInformationId(data: Iso20022Invoice, group: number): string {
+  return `P${compactKey(data.invoice.id)}${twoDigits(group, "Payment information group")}`;
+}
+
+function twoDigits(value: number, what: string): string {
+  if (!Number.isInteger(value) || value < 1 || value > 99) {
+    throw new RangeError(`${what} must be an integer in 1..99: ${value}`);
+  }
+  return String(value).padStart(2, "0");
 }
 
 /**
@@ -42,10 +54,7 @@ export function paymentInformationId(data: Iso20022Invoice): string {
  * row, so a pain.002 transaction needs only its installmentNumber.
  */
 export function installmentEndToEndId(data: Iso20022Invoice, installmentNumber: number): string {
-  if (!Number.isInteger(installmentNumber) || installmentNumber < 1 || installmentNumber > 99) {
-    throw new RangeError(`Installment number must be an integer in 1..99: ${installmentNumber}`);
-  }
-  return `${compactKey(data.invoice.id)}-${String(installmentNumber).padStart(2, "0")}`;
+  return `${compactKey(data.invoice.id)}-${twoDigits(installmentNumber, "Installment number")}`;
 }
 
 /**

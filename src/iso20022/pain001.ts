@@ -1,7 +1,9 @@
 /**
  * pain.001 CustomerCreditTransferInitiation: the invoice as the credit transfer
  * the customer (debtor) would send to the tenant (creditor), one transaction
- * per installment, in pain.001.001.09 (default) or the legacy pain.001.001.03.
+ * per installment, grouped into one PmtInf per distinct due date (each with
+ * its own ReqdExctnDt, NbOfTxs and CtrlSum; GrpHdr totals over all of them),
+ * in pain.001.001.09 (default) or the legacy pain.001.001.03.
  */
 import {
   account,
@@ -17,7 +19,7 @@ import {
 import { installmentEndToEndId, pain001MessageId, paymentInformationId } from "./ids.ts";
 import { boundedText, cleanText, MAX35, MAX140, PLACEHOLDER } from "./text.ts";
 import type { Iso20022Invoice, Pain001Options, Pain001Version } from "./types.ts";
-import { el, leaf, renderDocument, type XmlElement } from "./xml.ts";
+import { renderDocument, withAttributes, type XmlElement } from "./xml.ts";
 
 export const PAIN001_NAMESPACES: Readonly<Record<Pain001Version, string>> = {
   "09": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09",
@@ -45,12 +47,6 @@ export function remittanceText(data: Iso20022Invoice, installment: Installment):
   return boundedText(text, MAX140);
 }
 
-/** ReqdExctnDt: one date per PmtInf, so the earliest installment due date (when paying starts). */
-function requestedExecutionDate(installments: readonly Installment[]): string {
-  // ISO dates sort as strings.
-  return installments.map((i) => i.dueDate).toSorted()[0]!;
-}
-
 export function renderPain001(data: Iso20022Invoice, options: Pain001Options = {}): string {
   const version = options.version ?? "09";
   if (version !== "09" && version !== "03") {
@@ -64,52 +60,50 @@ export function renderPain001(data: Iso20022Invoice, options: Pain001Options = {
       ? pain001MessageId(data)
       : explicitMessageId(options.messageId, "messageId");
   const createdAt = isoDateTime(options.createdAt ?? data.invoice.createdAt, "createdAt");
-  const count = String(checked.installments.length);
-  const controlSum = decimalAmount(checked.sum, checked.exponent, "control sum");
-  const executionDate = isoDate(requestedExecutionDate(checked.installments), "execution date");
   const creditorName = tenantName(data);
 
-  const transactions: XmlElement[] = checked.installments.map((installment) => {
+  const transaction = (installment: Installment & { minor: bigint }): XmlElement => {
     const endToEndId = installmentEndToEndId(data, installment.number);
-    return el(
-      "CdtTrfTxInf",
-      el("PmtId", leaf("InstrId", endToEndId), leaf("EndToEndId", endToEndId)),
-      el(
-        "Amt",
-        leaf("InstdAmt", decimalAmount(installment.minor, checked.exponent, "amount"), {
+    return {
+      PmtId: { InstrId: endToEndId, EndToEndId: endToEndId },
+      Amt: {
+        InstdAmt: withAttributes(decimalAmount(installment.minor, checked.exponent, "amount"), {
           Ccy: currency,
         }),
-      ),
-      agent("CdtrAgt", data.tenant.bankBic, legacy),
-      party("Cdtr", creditorName),
-      account("CdtrAcct", data.tenant.accountIban, data.tenant.accountNumber),
-      el("RmtInf", leaf("Ustrd", remittanceText(data, installment))),
-    );
+      },
+      CdtrAgt: agent(data.tenant.bankBic, legacy),
+      Cdtr: party(creditorName),
+      CdtrAcct: account(data.tenant.accountIban, data.tenant.accountNumber),
+      RmtInf: { Ustrd: remittanceText(data, installment) },
+    };
+  };
+
+  // One PmtInf per distinct due date: ReqdExctnDt is a PmtInf's, not a transaction's.
+  const paymentInformation = checked.groups.map((group): XmlElement => {
+    const executionDate = isoDate(group.dueDate, "execution date");
+    return {
+      PmtInfId: paymentInformationId(data, group.number),
+      PmtMtd: "TRF",
+      NbOfTxs: String(group.installments.length),
+      CtrlSum: decimalAmount(group.sum, checked.exponent, "control sum"),
+      ReqdExctnDt: legacy ? executionDate : { Dt: executionDate },
+      Dbtr: party(data.invoice.customerName),
+      // The customer's bank details are never known to PayTrust (gateways hide them).
+      DbtrAcct: { Id: { Othr: { Id: PLACEHOLDER } } },
+      DbtrAgt: { FinInstnId: { Othr: { Id: PLACEHOLDER } } },
+      CdtTrfTxInf: group.installments.map(transaction),
+    };
   });
 
-  const body = el(
-    "CstmrCdtTrfInitn",
-    el(
-      "GrpHdr",
-      leaf("MsgId", messageId),
-      leaf("CreDtTm", createdAt),
-      leaf("NbOfTxs", count),
-      leaf("CtrlSum", controlSum),
-      party("InitgPty", creditorName),
-    ),
-    el(
-      "PmtInf",
-      leaf("PmtInfId", paymentInformationId(data)),
-      leaf("PmtMtd", "TRF"),
-      leaf("NbOfTxs", count),
-      leaf("CtrlSum", controlSum),
-      legacy ? leaf("ReqdExctnDt", executionDate) : el("ReqdExctnDt", leaf("Dt", executionDate)),
-      party("Dbtr", data.invoice.customerName),
-      // The customer's bank details are never known to PayTrust (gateways hide them).
-      el("DbtrAcct", el("Id", el("Othr", leaf("Id", PLACEHOLDER)))),
-      el("DbtrAgt", el("FinInstnId", el("Othr", leaf("Id", PLACEHOLDER)))),
-      ...transactions,
-    ),
-  );
-  return renderDocument(PAIN001_NAMESPACES[version], body);
+  return renderDocument(PAIN001_NAMESPACES[version], "CstmrCdtTrfInitn", {
+    GrpHdr: {
+      MsgId: messageId,
+      CreDtTm: createdAt,
+      // Totals over every PmtInf.
+      NbOfTxs: String(checked.installments.length),
+      CtrlSum: decimalAmount(checked.sum, checked.exponent, "control sum"),
+      InitgPty: party(creditorName),
+    },
+    PmtInf: paymentInformation,
+  });
 }

@@ -1,7 +1,8 @@
 /**
  * pain.002 CustomerPaymentStatusReport: the status of each payment attempt of
- * the invoice, reported against the invoice's pain.001 (same MsgId, PmtInfId
- * and EndToEndIds), in pain.002.001.10 (default) or the legacy pain.002.001.03.
+ * the invoice, reported against the invoice's pain.001 (same MsgId, PmtInfIds
+ * and EndToEndIds; one OrgnlPmtInfAndSts per PmtInf), in pain.002.001.10
+ * (default) or the legacy pain.002.001.03.
  */
 import {
   checkInvoice,
@@ -24,7 +25,7 @@ import { pain001MessageName } from "./pain001.ts";
 import { statusReason } from "./reasons.ts";
 import { cleanText, codePointLength, MAX35 } from "./text.ts";
 import type { Iso20022Invoice, Iso20022TxStatus, Pain002Options, Pain002Version } from "./types.ts";
-import { el, leaf, renderDocument, type XmlElement } from "./xml.ts";
+import { renderDocument, type XmlElement } from "./xml.ts";
 
 export const PAIN002_NAMESPACES: Readonly<Record<Pain002Version, string>> = {
   "10": "urn:iso:std:iso:20022:tech:xsd:pain.002.001.10",
@@ -74,24 +75,19 @@ function sortedTransactions(data: Iso20022Invoice): Transaction[] {
   );
 }
 
-function transactionStatus(data: Iso20022Invoice, tx: Transaction, numbers: Set<number>) {
+function transactionStatus(data: Iso20022Invoice, tx: Transaction): XmlElement {
   if (!TX_STATUSES.has(tx.iso20022Status)) {
     invalidInput(`transaction ${tx.id} has unknown iso20022Status ${String(tx.iso20022Status)}`);
   }
-  if (!numbers.has(tx.installmentNumber)) {
-    invalidInput(`transaction ${tx.id} refers to missing installment ${tx.installmentNumber}`);
-  }
   const endToEndId = installmentEndToEndId(data, tx.installmentNumber);
-  const reference = gatewayReferenceText(tx.gatewayReference);
-  return el(
-    "TxInfAndSts",
-    leaf("StsId", statusId(tx.id)),
-    leaf("OrgnlInstrId", endToEndId),
-    leaf("OrgnlEndToEndId", endToEndId),
-    leaf("TxSts", tx.iso20022Status),
-    statusReason(tx),
-    reference && leaf("AcctSvcrRef", reference),
-  );
+  return {
+    StsId: statusId(tx.id),
+    OrgnlInstrId: endToEndId,
+    OrgnlEndToEndId: endToEndId,
+    TxSts: tx.iso20022Status,
+    StsRsnInf: statusReason(tx),
+    AcctSvcrRef: gatewayReferenceText(tx.gatewayReference),
+  };
 }
 
 export function renderPain002(data: Iso20022Invoice, options: Pain002Options = {}): string {
@@ -110,40 +106,47 @@ export function renderPain002(data: Iso20022Invoice, options: Pain002Options = {
       ? pain001MessageId(data)
       : explicitMessageId(options.originalMessageId, "originalMessageId");
   const createdAt = isoDateTime(options.createdAt ?? defaultCreatedAt(data), "createdAt");
-  const count = String(checked.installments.length);
-  const controlSum = decimalAmount(checked.sum, checked.exponent, "control sum");
-  const numbers = new Set(checked.installments.map((i) => i.number));
-  const statuses: XmlElement[] = sortedTransactions(data).map((tx) =>
-    transactionStatus(data, tx, numbers),
-  );
-  // No payment attempted yet: the schema needs no TxInfAndSts, but a report
-  // should still say something, so the group and the instruction are pending.
-  const pending = statuses.length === 0;
 
-  const body = el(
-    "CstmrPmtStsRpt",
-    el(
-      "GrpHdr",
-      leaf("MsgId", messageId),
-      leaf("CreDtTm", createdAt),
-      party("InitgPty", tenantName(data)),
-    ),
-    el(
-      "OrgnlGrpInfAndSts",
-      leaf("OrgnlMsgId", originalMessageId),
-      leaf("OrgnlMsgNmId", pain001MessageName(originalVersion)),
-      leaf("OrgnlNbOfTxs", count),
-      leaf("OrgnlCtrlSum", controlSum),
-      pending && leaf("GrpSts", "PDNG"),
-    ),
-    el(
-      "OrgnlPmtInfAndSts",
-      leaf("OrgnlPmtInfId", paymentInformationId(data)),
-      leaf("OrgnlNbOfTxs", count),
-      leaf("OrgnlCtrlSum", controlSum),
-      pending && leaf("PmtInfSts", "PDNG"),
-      ...statuses,
-    ),
-  );
-  return renderDocument(PAIN002_NAMESPACES[version], body);
+  // Each transaction is reported under the PmtInf (due date) its installment sits in.
+  const groupOf = new Map<number, number>();
+  for (const group of checked.groups) {
+    for (const installment of group.installments) groupOf.set(installment.number, group.number);
+  }
+  const statusesByGroup = new Map<number, XmlElement[]>();
+  for (const tx of sortedTransactions(data)) {
+    const group = groupOf.get(tx.installmentNumber);
+    if (group === undefined) {
+      invalidInput(`transaction ${tx.id} refers to missing installment ${tx.installmentNumber}`);
+    }
+    const status = transactionStatus(data, tx);
+    const list = statusesByGroup.get(group);
+    if (list) list.push(status);
+    else statusesByGroup.set(group, [status]);
+  }
+  // No payment attempted yet: the schema needs no TxInfAndSts, but a report
+  // should still say something, so the group is pending, and so is every
+  // payment information block nothing was attempted for yet.
+  const pending = statusesByGroup.size === 0;
+
+  return renderDocument(PAIN002_NAMESPACES[version], "CstmrPmtStsRpt", {
+    GrpHdr: { MsgId: messageId, CreDtTm: createdAt, InitgPty: party(tenantName(data)) },
+    OrgnlGrpInfAndSts: {
+      OrgnlMsgId: originalMessageId,
+      OrgnlMsgNmId: pain001MessageName(originalVersion),
+      OrgnlNbOfTxs: String(checked.installments.length),
+      OrgnlCtrlSum: decimalAmount(checked.sum, checked.exponent, "control sum"),
+      GrpSts: pending ? "PDNG" : undefined,
+    },
+    // One per PmtInf of the pain.001, in the same order.
+    OrgnlPmtInfAndSts: checked.groups.map((group): XmlElement => {
+      const statuses = statusesByGroup.get(group.number);
+      return {
+        OrgnlPmtInfId: paymentInformationId(data, group.number),
+        OrgnlNbOfTxs: String(group.installments.length),
+        OrgnlCtrlSum: decimalAmount(group.sum, checked.exponent, "control sum"),
+        PmtInfSts: statuses ? undefined : "PDNG",
+        TxInfAndSts: statuses,
+      };
+    }),
+  });
 }

@@ -6,7 +6,7 @@
  */
 import { cleanText, codePointLength, cutToCodePoints, MAX35, MAX105 } from "./text.ts";
 import type { Iso20022Invoice } from "./types.ts";
-import { el, leaf, type XmlElement } from "./xml.ts";
+import type { XmlElement } from "./xml.ts";
 
 /** Subset of ISO's ExternalStatusReason1Code list that payment gateways can plausibly report. */
 export const KNOWN_STATUS_REASON_CODES: ReadonlySet<string> = new Set([
@@ -58,13 +58,12 @@ export function statusReason(tx: Transaction): XmlElement | undefined {
   const reason = cleanText(tx.iso20022Reason);
   const code = reason.toUpperCase();
   if (reason === "" || code === "NARR") {
-    return el("StsRsnInf", el("Rsn", leaf("Cd", "NARR")), leaf("AddtlInf", narrative(tx)));
+    return { Rsn: { Cd: "NARR" }, AddtlInf: narrative(tx) };
   }
-  if (KNOWN_STATUS_REASON_CODES.has(code)) return el("StsRsnInf", el("Rsn", leaf("Cd", code)));
+  if (KNOWN_STATUS_REASON_CODES.has(code)) return { Rsn: { Cd: code } };
   const cut = codePointLength(reason) > MAX35;
-  return el(
-    "StsRsnInf",
-    el("Rsn", leaf("Prtry", cutToCodePoints(reason, MAX35))),
-    cut && leaf("AddtlInf", cutToCodePoints(reason, MAX105)),
-  );
+  return {
+    Rsn: { Prtry: cutToCodePoints(reason, MAX35) },
+    AddtlInf: cut ? cutToCodePoints(reason, MAX105) : undefined,
+  };
 }

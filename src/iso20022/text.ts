@@ -65,19 +65,12 @@ export function boundedText(
   return cutToCodePoints(cleanText(value), max) || placeholder;
 }
 
-const ESCAPES: Readonly<Record<string, string>> = {
-  "&": "&amp;",
-  "<": "&lt;",
-  ">": "&gt;",
-  '"': "&quot;",
-  "'": "&apos;",
-};
-
 /**
- * Escapes markup for both element content and attribute values. Characters XML
- * cannot carry are dropped here too, as a last line of defence for values that
- * did not come through cleanText (identifiers, overrides).
+ * Drops what XML 1.0 cannot carry (most C0 controls, lone surrogates, U+FFFE/U+FFFF).
+ * The XML writer applies it to every text and attribute value, as a last line of
+ * defence for values that did not come through cleanText (identifiers, overrides);
+ * markup characters are escaped by the writer itself (src/iso20022/xml.ts).
  */
-export function escapeXml(value: string): string {
-  return filterCodePoints(value, isXmlChar).replace(/[&<>"']/g, (ch) => ESCAPES[ch]!);
+export function xmlChars(value: string): string {
+  return filterCodePoints(value, isXmlChar);
 }

@@ -81,7 +81,8 @@ export const invoiceArbitrary: fc.Arbitrary<Iso20022Invoice> = fc
     installments: fc.array(
       fc.record({
         total: fc.bigInt({ min: 0n, max: 10n ** 15n }),
-        dueDate: isoDay,
+        // Often a shared date, so some PmtInf hold several transactions.
+        dueDate: fc.oneof(isoDay, fc.constantFrom("2026-01-15", "2026-02-15", "2026-03-15")),
         id: identifier,
       }),
       { minLength: 1, maxLength: 12 },

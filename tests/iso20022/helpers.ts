@@ -116,7 +116,10 @@ const parser = new XMLParser({
   parseAttributeValue: false,
   // Only the indentation between elements is trimmed: leaves never start or end with spaces.
   trimValues: true,
-  isArray: (name) => ["CdtTrfTxInf", "TxInfAndSts", "StsRsnInf", "AddtlInf"].includes(name),
+  isArray: (name) =>
+    ["PmtInf", "CdtTrfTxInf", "OrgnlPmtInfAndSts", "TxInfAndSts", "StsRsnInf", "AddtlInf"].includes(
+      name,
+    ),
 });
 
 /** Parses the XML back; leaf values and attributes stay strings. */
@@ -149,6 +152,28 @@ export function leafText(node: unknown): string {
   return typeof node === "object" && node !== null ? String((node as any)["#text"]) : String(node);
 }
 
+/** The 15th of month n of 2026 (n ≤ 12), then of the following years. */
+export function monthly(n: number): string {
+  const year = 2026 + Math.floor((n - 1) / 12);
+  return `${year}-${String(((n - 1) % 12) + 1).padStart(2, "0")}-15`;
+}
+
+/** Every installment due on one date: one PmtInf holding them all. */
+export const sameDay =
+  (date = "2026-01-15") =>
+  (_n: number): string =>
+    date;
+
+/** All CdtTrfTxInf of a pain.001 (parsed), across its PmtInf blocks, in document order. */
+export function allTransactions(doc: any): any[] {
+  return doc.PmtInf.flatMap((p: any) => p.CdtTrfTxInf);
+}
+
+/** All TxInfAndSts of a pain.002 (parsed), across its OrgnlPmtInfAndSts blocks. */
+export function allStatuses(rpt: any): any[] {
+  return (rpt.OrgnlPmtInfAndSts ?? []).flatMap((p: any) => p.TxInfAndSts ?? []);
+}
+
 export const EXPONENTS = { IDR: 0, MYR: 2, USD: 2 } as const;
 
 /** A small, valid invoice; override any part per test. */
@@ -157,6 +182,8 @@ export function makeInvoice(
     currency?: Iso20022Invoice["invoice"]["currency"];
     installments?: number;
     amount?: (n: number) => string;
+    /** YYYY-MM-DD of installment n; default the 15th of month n of 2026 (all distinct). */
+    dueDate?: (n: number) => string;
     invoice?: Partial<Iso20022Invoice["invoice"]>;
     tenant?: Partial<Iso20022Invoice["tenant"]>;
     transactions?: Iso20022Invoice["transactions"];
@@ -165,10 +192,11 @@ export function makeInvoice(
   const currency = options.currency ?? "IDR";
   const count = options.installments ?? 1;
   const amount = options.amount ?? ((n) => String(100_000 * n + 7));
+  const dueDate = options.dueDate ?? monthly;
   const installments = Array.from({ length: count }, (_, i) => ({
     id: `b7a1f0c2-0000-4000-8000-${String(i + 1).padStart(12, "0")}`,
     number: i + 1,
-    dueDate: `2026-${String(i + 1).padStart(2, "0")}-15`,
+    dueDate: dueDate(i + 1),
     total: amount(i + 1),
     status: "pending",
   }));

@@ -2,12 +2,11 @@
  * The ISO 20022 documents of real invoices, through GraphQL and REST, with
  * tenant isolation, validated against the official XSDs.
  */
-import assert from "node:assert/strict";
-import { afterAll, beforeAll, describe, it } from "@jest/globals";
+import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
 import { createInvoice, eventually, getInvoice, startPayment } from "../helpers/payments.ts";
-import { assertSchemaValid } from "./helpers.ts";
+import { assertSchemaValid, readXml } from "./helpers.ts";
 
 describe("ISO 20022 documents of stored invoices", () => {
   let db: TestDatabase;
@@ -38,9 +37,22 @@ describe("ISO 20022 documents of stored invoices", () => {
       installmentCount: 3,
     });
     const before = await app.gql(DOCS, { id: invoice.id }, a);
-    assert.equal(before.body.errors, undefined, JSON.stringify(before.body.errors));
+    expect(before.body.errors).toBe(undefined);
     const docs1 = before.body.data.invoice;
-    assert.equal((docs1.p1.match(/<CdtTrfTxInf>/g) ?? []).length, 3);
+    expect(docs1.p1.match(/<CdtTrfTxInf>/g) ?? []).toHaveLength(3);
+    // One PmtInf per installment due date, each executed on its own date.
+    const dates = await app.gql(
+      `query($id: UUID!) { invoice(id: $id) {
+         installments(orderBy: NUMBER_ASC) { nodes { number dueDate } } } }`,
+      { id: invoice.id },
+      a,
+    );
+    const dueDates = dates.body.data.invoice.installments.nodes.map((i: any) => i.dueDate);
+    expect(new Set(dueDates).size).toBe(3);
+    const pmtInf = readXml(docs1.p1).Document.CstmrCdtTrfInitn.PmtInf;
+    expect(pmtInf.map((p: any) => p.ReqdExctnDt.Dt)).toEqual([...dueDates].sort());
+    const blocks = readXml(docs1.p2).Document.CstmrPmtStsRpt.OrgnlPmtInfAndSts;
+    expect(blocks.map((b: any) => b.OrgnlPmtInfId)).toEqual(pmtInf.map((p: any) => p.PmtInfId));
 
     const tx = await startPayment(app, a, invoice.id);
     await app.runtime.sandbox!.pay("xendit", tx.externalId);
@@ -49,7 +61,7 @@ describe("ISO 20022 documents of stored invoices", () => {
     );
     const after = await app.gql(DOCS, { id: invoice.id }, a);
     const docs2 = after.body.data.invoice;
-    assert.match(docs2.p2, /<TxSts>ACSP<\/TxSts>/);
+    expect(docs2.p2).toMatch(/<TxSts>ACSP<\/TxSts>/);
 
     await assertSchemaValid("pain.001.001.09", [
       { name: "p1", xml: docs1.p1 },
@@ -69,26 +81,26 @@ describe("ISO 20022 documents of stored invoices", () => {
     const rest = await fetch(`${app.url}/invoices/${invoice.id}/pain.001.xml`, {
       headers: { authorization: `Bearer ${a}` },
     });
-    assert.equal(rest.status, 200);
-    assert.match(rest.headers.get("content-type") ?? "", /application\/xml/);
-    assert.equal(await rest.text(), gql.body.data.invoice.p1);
+    expect(rest.status).toBe(200);
+    expect(rest.headers.get("content-type") ?? "").toMatch(/application\/xml/);
+    expect(await rest.text()).toBe(gql.body.data.invoice.p1);
     const legacy = await fetch(`${app.url}/invoices/${invoice.id}/pain.002.xml?version=03`, {
       headers: { authorization: `Bearer ${a}` },
     });
-    assert.equal(await legacy.text(), gql.body.data.invoice.p2legacy);
+    expect(await legacy.text()).toBe(gql.body.data.invoice.p2legacy);
 
     const other = await fetch(`${app.url}/invoices/${invoice.id}/pain.001.xml`, {
       headers: { authorization: `Bearer ${b}` },
     });
-    assert.equal(other.status, 404);
+    expect(other.status).toBe(404);
     const anonymous = await fetch(`${app.url}/invoices/${invoice.id}/pain.001.xml`);
-    assert.equal(anonymous.status, 401);
+    expect(anonymous.status).toBe(401);
     const badVersion = await fetch(`${app.url}/invoices/${invoice.id}/pain.001.xml?version=99`, {
       headers: { authorization: `Bearer ${a}` },
     });
-    assert.equal(badVersion.status, 400);
+    expect(badVersion.status).toBe(400);
     const gqlOther = await app.gql(DOCS, { id: invoice.id }, b);
-    assert.equal(gqlOther.body.data.invoice, null);
+    expect(gqlOther.body.data.invoice).toBe(null);
   });
 
   it("refuses an unknown version in GraphQL with PTVAL", async () => {
@@ -98,6 +110,6 @@ describe("ISO 20022 documents of stored invoices", () => {
       { id: invoice.id },
       a,
     );
-    assert.equal(res.body.errors[0].extensions.code, "PTVAL");
+    expect(res.body.errors[0].extensions.code).toBe("PTVAL");
   });
 });

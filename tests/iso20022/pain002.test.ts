@@ -1,5 +1,4 @@
-import assert from "node:assert/strict";
-import { describe, it } from "@jest/globals";
+import { describe, expect, it } from "@jest/globals";
 import {
   INVALID_INPUT,
   type Iso20022Invoice,
@@ -8,15 +7,19 @@ import {
   type Pain002Version,
   pain001MessageId,
   pain002MessageId,
+  paymentInformationId,
   renderPain001,
   renderPain002,
 } from "../../src/iso20022/index.ts";
 import {
+  allStatuses,
+  allTransactions,
   assertSchemaValid,
   childNames,
   makeInvoice,
   readXml,
   type SchemaName,
+  sameDay,
   sumMinor,
 } from "./helpers.ts";
 
@@ -55,6 +58,8 @@ async function renderValid(data: Iso20022Invoice): Promise<Record<Pain002Version
 
 const report = (xml: string) => readXml(xml).Document.CstmrPmtStsRpt;
 
+const invalid = () => expect.objectContaining({ code: INVALID_INPUT });
+
 describe("pain.002 rendering", () => {
   it("reports every status and reason, valid in both versions", async () => {
     const transactions = [
@@ -76,27 +81,27 @@ describe("pain.002 rendering", () => {
     const data = makeInvoice({ currency: "USD", installments: 3, transactions });
     const docs = await renderValid(data);
     for (const version of VERSIONS) {
-      const statuses = report(docs[version]).OrgnlPmtInfAndSts.TxInfAndSts;
-      assert.equal(statuses.length, transactions.length);
+      const statuses = allStatuses(report(docs[version]));
+      expect(statuses).toHaveLength(transactions.length);
       const byId = new Map(statuses.map((s: any) => [s.StsId, s]));
       const get = (t: Tx): any => byId.get(t.id.replaceAll("-", ""));
       for (const t of transactions) {
-        assert.equal(get(t).TxSts, t.iso20022Status);
-        assert.equal(get(t).OrgnlEndToEndId, installmentEndToEndId(data, t.installmentNumber));
-        assert.equal(get(t).AcctSvcrRef, t.gatewayReference);
-        if (t.iso20022Status !== "RJCT") assert.equal(get(t).StsRsnInf, undefined);
+        expect(get(t).TxSts).toBe(t.iso20022Status);
+        expect(get(t).OrgnlEndToEndId).toBe(installmentEndToEndId(data, t.installmentNumber));
+        expect(get(t).AcctSvcrRef).toBe(t.gatewayReference);
+        if (t.iso20022Status !== "RJCT") expect(get(t).StsRsnInf).toBe(undefined);
       }
       const reason = (i: number) => get(transactions[i]!).StsRsnInf;
-      assert.deepEqual(reason(3), [{ Rsn: { Cd: "DS24" } }]);
-      assert.deepEqual(reason(4), [{ Rsn: { Cd: "MS02" } }]);
-      assert.deepEqual(reason(5), [{ Rsn: { Cd: "CUST" } }]);
-      assert.deepEqual(reason(6), [{ Rsn: { Cd: "AM04" } }]);
-      assert.deepEqual(reason(7), [{ Rsn: { Cd: "DS24" } }]);
-      assert.deepEqual(reason(8), [{ Rsn: { Cd: "NARR" }, AddtlInf: ["Gateway status: denied"] }]);
-      assert.deepEqual(reason(9), [{ Rsn: { Cd: "NARR" }, AddtlInf: ["Gateway status: failed"] }]);
+      expect(reason(3)).toEqual([{ Rsn: { Cd: "DS24" } }]);
+      expect(reason(4)).toEqual([{ Rsn: { Cd: "MS02" } }]);
+      expect(reason(5)).toEqual([{ Rsn: { Cd: "CUST" } }]);
+      expect(reason(6)).toEqual([{ Rsn: { Cd: "AM04" } }]);
+      expect(reason(7)).toEqual([{ Rsn: { Cd: "DS24" } }]);
+      expect(reason(8)).toEqual([{ Rsn: { Cd: "NARR" }, AddtlInf: ["Gateway status: denied"] }]);
+      expect(reason(9)).toEqual([{ Rsn: { Cd: "NARR" }, AddtlInf: ["Gateway status: failed"] }]);
       // Not in ISO's code list: proprietary, never passed off as a code.
-      assert.deepEqual(reason(10), [{ Rsn: { Prtry: "XY99" } }]);
-      assert.deepEqual(reason(11), [
+      expect(reason(10)).toEqual([{ Rsn: { Prtry: "XY99" } }]);
+      expect(reason(11)).toEqual([
         {
           Rsn: { Prtry: "Card declined by issuer: do not hon" },
           AddtlInf: ["Card declined by issuer: do not honour & retry later <05>"],
@@ -114,20 +119,21 @@ describe("pain.002 rendering", () => {
     ] as const) {
       const pain001 = readXml(renderPain001(data, { version: p1 })).Document.CstmrCdtTrfInitn;
       const rpt = report(docs[version]);
-      assert.equal(rpt.OrgnlGrpInfAndSts.OrgnlMsgId, pain001.GrpHdr.MsgId);
-      assert.equal(rpt.OrgnlGrpInfAndSts.OrgnlMsgId, pain001MessageId(data));
-      assert.equal(rpt.OrgnlGrpInfAndSts.OrgnlMsgNmId, `pain.001.001.${p1}`);
-      assert.equal(rpt.OrgnlGrpInfAndSts.OrgnlNbOfTxs, "12");
-      assert.equal(rpt.OrgnlGrpInfAndSts.OrgnlCtrlSum, pain001.GrpHdr.CtrlSum);
-      assert.equal(rpt.OrgnlPmtInfAndSts.OrgnlPmtInfId, pain001.PmtInf.PmtInfId);
-      assert.equal(
-        rpt.OrgnlPmtInfAndSts.TxInfAndSts[0].OrgnlEndToEndId,
-        pain001.PmtInf.CdtTrfTxInf[6].PmtId.EndToEndId,
+      expect(rpt.OrgnlGrpInfAndSts.OrgnlMsgId).toBe(pain001.GrpHdr.MsgId);
+      expect(rpt.OrgnlGrpInfAndSts.OrgnlMsgId).toBe(pain001MessageId(data));
+      expect(rpt.OrgnlGrpInfAndSts.OrgnlMsgNmId).toBe(`pain.001.001.${p1}`);
+      expect(rpt.OrgnlGrpInfAndSts.OrgnlNbOfTxs).toBe("12");
+      expect(rpt.OrgnlGrpInfAndSts.OrgnlCtrlSum).toBe(pain001.GrpHdr.CtrlSum);
+      expect(rpt.OrgnlPmtInfAndSts.map((p: any) => p.OrgnlPmtInfId)).toEqual(
+        pain001.PmtInf.map((p: any) => p.PmtInfId),
       );
-      assert.equal(
-        rpt.OrgnlPmtInfAndSts.TxInfAndSts[0].OrgnlInstrId,
-        pain001.PmtInf.CdtTrfTxInf[6].PmtId.InstrId,
-      );
+      // Installment 7 is due in July: the 7th PmtInf.
+      const statuses = allStatuses(rpt);
+      expect(statuses).toHaveLength(1);
+      expect(rpt.OrgnlPmtInfAndSts[6].TxInfAndSts).toEqual(statuses);
+      const original = allTransactions(pain001)[6];
+      expect(statuses[0].OrgnlEndToEndId).toBe(original.PmtId.EndToEndId);
+      expect(statuses[0].OrgnlInstrId).toBe(original.PmtId.InstrId);
     }
   });
 
@@ -143,13 +149,12 @@ describe("pain.002 rendering", () => {
       const expected = data.installments.reduce((acc, i) => acc + BigInt(i.total), 0n);
       for (const version of VERSIONS) {
         const rpt = report(docs[version]);
-        assert.equal(
-          sumMinor([rpt.OrgnlGrpInfAndSts.OrgnlCtrlSum], data.invoice.exponent),
-          expected,
-        );
-        assert.equal(
-          sumMinor([rpt.OrgnlPmtInfAndSts.OrgnlCtrlSum], data.invoice.exponent),
-          expected,
+        const exponent = data.invoice.exponent;
+        expect(sumMinor([rpt.OrgnlGrpInfAndSts.OrgnlCtrlSum], exponent)).toBe(expected);
+        const perPmtInf = rpt.OrgnlPmtInfAndSts.map((p: any) => p.OrgnlCtrlSum);
+        expect(sumMinor(perPmtInf, exponent)).toBe(expected);
+        expect(perPmtInf.map((sum: string) => sumMinor([sum], exponent))).toEqual(
+          data.installments.map((i) => BigInt(i.total)),
         );
       }
     });
@@ -159,9 +164,12 @@ describe("pain.002 rendering", () => {
     const docs = await renderValid(makeInvoice({ installments: 2 }));
     for (const version of VERSIONS) {
       const rpt = report(docs[version]);
-      assert.equal(rpt.OrgnlGrpInfAndSts.GrpSts, "PDNG");
-      assert.equal(rpt.OrgnlPmtInfAndSts.PmtInfSts, "PDNG");
-      assert.equal(rpt.OrgnlPmtInfAndSts.TxInfAndSts, undefined);
+      expect(rpt.OrgnlGrpInfAndSts.GrpSts).toBe("PDNG");
+      expect(rpt.OrgnlPmtInfAndSts).toHaveLength(2);
+      for (const pmtInf of rpt.OrgnlPmtInfAndSts) {
+        expect(pmtInf.PmtInfSts).toBe("PDNG");
+        expect(pmtInf.TxInfAndSts).toBe(undefined);
+      }
     }
   });
 
@@ -170,25 +178,24 @@ describe("pain.002 rendering", () => {
     for (const version of VERSIONS) {
       const xml = renderPain002(data, { version });
       const root = ["Document", "CstmrPmtStsRpt"];
-      assert.match(
-        xml,
+      expect(xml).toMatch(
         new RegExp(`xmlns="urn:iso:std:iso:20022:tech:xsd:pain\\.002\\.001\\.${version}"`),
       );
-      assert.deepEqual(childNames(xml, root), ["GrpHdr", "OrgnlGrpInfAndSts", "OrgnlPmtInfAndSts"]);
-      assert.deepEqual(childNames(xml, [...root, "GrpHdr"]), ["MsgId", "CreDtTm", "InitgPty"]);
-      assert.deepEqual(childNames(xml, [...root, "OrgnlGrpInfAndSts"]), [
+      expect(childNames(xml, root)).toEqual(["GrpHdr", "OrgnlGrpInfAndSts", "OrgnlPmtInfAndSts"]);
+      expect(childNames(xml, [...root, "GrpHdr"])).toEqual(["MsgId", "CreDtTm", "InitgPty"]);
+      expect(childNames(xml, [...root, "OrgnlGrpInfAndSts"])).toEqual([
         "OrgnlMsgId",
         "OrgnlMsgNmId",
         "OrgnlNbOfTxs",
         "OrgnlCtrlSum",
       ]);
-      assert.deepEqual(childNames(xml, [...root, "OrgnlPmtInfAndSts"]), [
+      expect(childNames(xml, [...root, "OrgnlPmtInfAndSts"])).toEqual([
         "OrgnlPmtInfId",
         "OrgnlNbOfTxs",
         "OrgnlCtrlSum",
         "TxInfAndSts",
       ]);
-      assert.deepEqual(childNames(xml, [...root, "OrgnlPmtInfAndSts", "TxInfAndSts"]), [
+      expect(childNames(xml, [...root, "OrgnlPmtInfAndSts", "TxInfAndSts"])).toEqual([
         "StsId",
         "OrgnlInstrId",
         "OrgnlEndToEndId",
@@ -196,7 +203,96 @@ describe("pain.002 rendering", () => {
         "StsRsnInf",
         "AcctSvcrRef",
       ]);
+      // One OrgnlPmtInfAndSts per PmtInf; one without attempts says PDNG.
+      const spread = renderPain002(
+        makeInvoice({ installments: 2, transactions: [tx(2, "ACSP")] }),
+        { version },
+      );
+      expect(childNames(spread, root)).toEqual([
+        "GrpHdr",
+        "OrgnlGrpInfAndSts",
+        "OrgnlPmtInfAndSts",
+        "OrgnlPmtInfAndSts",
+      ]);
+      expect(childNames(spread, [...root, "OrgnlPmtInfAndSts"])).toEqual([
+        "OrgnlPmtInfId",
+        "OrgnlNbOfTxs",
+        "OrgnlCtrlSum",
+        "PmtInfSts",
+      ]);
     }
+  });
+
+  it("one OrgnlPmtInfAndSts per PmtInf, each with its own totals and transactions", async () => {
+    // Installments 1-2 due together, 3 later, 4-6 together last; attempts on 1, 2, 4 and 6.
+    const dates = [
+      "2026-02-01",
+      "2026-02-01",
+      "2026-03-01",
+      "2026-04-01",
+      "2026-04-01",
+      "2026-04-01",
+    ];
+    const transactions = [
+      tx(6, "RJCT", "DS24", { status: "expired" }),
+      tx(1, "ACSC"),
+      tx(4, "ACSP"),
+      tx(2, "PDNG"),
+      tx(6, "ACSP"),
+    ];
+    const data = makeInvoice({
+      currency: "IDR",
+      installments: 6,
+      amount: (n) => String(1_000 * n),
+      dueDate: (n) => dates[n - 1]!,
+      transactions,
+    });
+    const docs = await renderValid(data);
+    for (const [version, p1] of [
+      ["10", "09"],
+      ["03", "03"],
+    ] as const) {
+      const pain001 = readXml(renderPain001(data, { version: p1 })).Document.CstmrCdtTrfInitn;
+      const rpt = report(docs[version]);
+      const blocks = rpt.OrgnlPmtInfAndSts;
+      expect(blocks).toHaveLength(3);
+      expect(pain001.PmtInf).toHaveLength(3);
+      expect(blocks.map((b: any) => b.OrgnlPmtInfId)).toEqual(
+        [1, 2, 3].map((g) => paymentInformationId(data, g)),
+      );
+      for (const [i, block] of blocks.entries()) {
+        expect(block.OrgnlPmtInfId).toBe(pain001.PmtInf[i].PmtInfId);
+        expect(block.OrgnlNbOfTxs).toBe(pain001.PmtInf[i].NbOfTxs);
+        expect(block.OrgnlCtrlSum).toBe(pain001.PmtInf[i].CtrlSum);
+        // Each status refers to a transaction of this very PmtInf.
+        const own = new Set(pain001.PmtInf[i].CdtTrfTxInf.map((t: any) => t.PmtId.EndToEndId));
+        for (const status of block.TxInfAndSts ?? []) {
+          expect(own.has(status.OrgnlEndToEndId)).toBe(true);
+        }
+      }
+      expect(blocks.map((b: any) => b.OrgnlNbOfTxs)).toEqual(["2", "1", "3"]);
+      expect(blocks.map((b: any) => b.OrgnlCtrlSum)).toEqual(["3000", "3000", "15000"]);
+      // Group totals stay over all of them.
+      expect(rpt.OrgnlGrpInfAndSts.OrgnlNbOfTxs).toBe("6");
+      expect(rpt.OrgnlGrpInfAndSts.OrgnlCtrlSum).toBe("21000");
+      expect(rpt.OrgnlGrpInfAndSts.GrpSts).toBe(undefined);
+      const numbers = (block: any) =>
+        (block.TxInfAndSts ?? []).map((s: any) => Number(s.OrgnlEndToEndId.slice(-2)));
+      expect(blocks.map(numbers)).toEqual([[1, 2], [], [4, 6, 6]]);
+      // Nothing attempted for installment 3 yet: that PmtInf alone is pending.
+      expect(blocks.map((b: any) => b.PmtInfSts)).toEqual([undefined, "PDNG", undefined]);
+      expect(allStatuses(rpt)).toHaveLength(transactions.length);
+    }
+    // Installments sharing one date: one block holding every status.
+    const shared = makeInvoice({
+      installments: 3,
+      dueDate: sameDay(),
+      transactions: [tx(3, "ACSP"), tx(1, "PDNG")],
+    });
+    const rpt = report((await renderValid(shared))["10"]);
+    expect(rpt.OrgnlPmtInfAndSts).toHaveLength(1);
+    expect(rpt.OrgnlPmtInfAndSts[0].OrgnlNbOfTxs).toBe("3");
+    expect(rpt.OrgnlPmtInfAndSts[0].TxInfAndSts).toHaveLength(2);
   });
 
   it("escapes and bounds gateway references", async () => {
@@ -207,23 +303,26 @@ describe("pain.002 rendering", () => {
       tx(1, "PDNG", null, { gatewayReference: null }),
     ];
     const docs = await renderValid(makeInvoice({ transactions }));
-    const statuses = report(docs["10"]).OrgnlPmtInfAndSts.TxInfAndSts;
-    assert.deepEqual(
-      statuses.map((s: any) => s.AcctSvcrRef),
-      ["a&b<c>", "6c2a1b9e3f4d4e5f8a7b9c0d1e2f3a4b", undefined, undefined],
-    );
+    const statuses = allStatuses(report(docs["10"]));
+    expect(statuses.map((s: any) => s.AcctSvcrRef)).toEqual([
+      "a&b<c>",
+      "6c2a1b9e3f4d4e5f8a7b9c0d1e2f3a4b",
+      undefined,
+      undefined,
+    ]);
+    expect(docs["10"]).toContain("<AcctSvcrRef>a&amp;b&lt;c&gt;</AcctSvcrRef>");
   });
 
   it("has a deterministic MsgId that changes when a status changes", () => {
     const data = makeInvoice({ transactions: [tx(1, "PDNG")] });
     const id = pain002MessageId(data);
-    assert.equal(id, pain002MessageId(structuredClone(data)));
-    assert.equal(id.length, 35);
-    assert.notEqual(id, pain002MessageId(data, "03"));
-    assert.equal(report(renderPain002(data)).GrpHdr.MsgId, id);
+    expect(pain002MessageId(structuredClone(data))).toBe(id);
+    expect(id).toHaveLength(35);
+    expect(pain002MessageId(data, "03")).not.toBe(id);
+    expect(report(renderPain002(data)).GrpHdr.MsgId).toBe(id);
     const paid = structuredClone(data);
     paid.transactions[0]!.iso20022Status = "ACSP";
-    assert.notEqual(pain002MessageId(paid), id);
+    expect(pain002MessageId(paid)).not.toBe(id);
   });
 
   it("dates the report at the latest transaction update, with overrides", () => {
@@ -233,8 +332,8 @@ describe("pain.002 rendering", () => {
         tx(1, "ACSP", null, { updatedAt: "2026-02-28T23:30:00Z" }),
       ],
     });
-    assert.equal(report(renderPain002(data)).GrpHdr.CreDtTm, "2026-03-01T01:00:00Z");
-    assert.equal(report(renderPain002(makeInvoice())).GrpHdr.CreDtTm, "2025-11-28T02:15:30Z");
+    expect(report(renderPain002(data)).GrpHdr.CreDtTm).toBe("2026-03-01T01:00:00Z");
+    expect(report(renderPain002(makeInvoice())).GrpHdr.CreDtTm).toBe("2025-11-28T02:15:30Z");
     const custom = report(
       renderPain002(data, {
         version: "03",
@@ -244,21 +343,19 @@ describe("pain.002 rendering", () => {
         originalVersion: "09",
       }),
     );
-    assert.equal(custom.GrpHdr.MsgId, "STATUS-1");
-    assert.equal(custom.GrpHdr.CreDtTm, "2026-04-01T00:00:00Z");
-    assert.equal(custom.OrgnlGrpInfAndSts.OrgnlMsgId, "ORIGINAL-1");
-    assert.equal(custom.OrgnlGrpInfAndSts.OrgnlMsgNmId, "pain.001.001.09");
+    expect(custom.GrpHdr.MsgId).toBe("STATUS-1");
+    expect(custom.GrpHdr.CreDtTm).toBe("2026-04-01T00:00:00Z");
+    expect(custom.OrgnlGrpInfAndSts.OrgnlMsgId).toBe("ORIGINAL-1");
+    expect(custom.OrgnlGrpInfAndSts.OrgnlMsgNmId).toBe("pain.001.001.09");
   });
 
   it("refuses transactions it cannot report correctly", () => {
     const withTx = (t: Tx) => makeInvoice({ installments: 3, transactions: [t] });
-    assert.throws(() => renderPain002(withTx(tx(4, "PDNG"))), { code: INVALID_INPUT });
-    assert.throws(() => renderPain002(withTx(tx(1, "ACCC" as any))), { code: INVALID_INPUT });
-    assert.throws(() => renderPain002(withTx(tx(1, "PDNG", null, { updatedAt: "n/a" }))), {
-      code: INVALID_INPUT,
-    });
-    assert.throws(() => renderPain002(makeInvoice(), { originalMessageId: "" }), {
-      code: INVALID_INPUT,
-    });
+    expect(() => renderPain002(withTx(tx(4, "PDNG")))).toThrow(invalid());
+    expect(() => renderPain002(withTx(tx(1, "ACCC" as any)))).toThrow(invalid());
+    expect(() => renderPain002(withTx(tx(1, "PDNG", null, { updatedAt: "n/a" })))).toThrow(
+      invalid(),
+    );
+    expect(() => renderPain002(makeInvoice(), { originalMessageId: "" })).toThrow(invalid());
   });
 });

@@ -1,5 +1,4 @@
-import assert from "node:assert/strict";
-import { describe, it } from "@jest/globals";
+import { describe, expect, it } from "@jest/globals";
 import { renderPain001 } from "../../src/iso20022/index.ts";
 import {
   makeInvoice,
@@ -15,12 +14,9 @@ describe("ISO 20022 schemas used by the tests", () => {
   for (const name of Object.keys(XSD_SHA256) as SchemaName[]) {
     it(`reads ${name}.xsd from ${XSD_DIR}, byte-exact`, () => {
       // Fails (never skips) when the folder is missing: see schemaText's message.
-      assert.match(schemaText(name), /<xs:schema /);
-      assert.equal(
-        schemaSha256(name),
-        XSD_SHA256[name],
-        `${name}.xsd differs from the official file`,
-      );
+      expect(schemaText(name)).toMatch(/<xs:schema /);
+      // A different hash: the file differs from the official one.
+      expect(schemaSha256(name)).toBe(XSD_SHA256[name]);
     });
   }
 
@@ -32,7 +28,7 @@ describe("ISO 20022 schemas used by the tests", () => {
       /(<Dbtr>[\s\S]*?<\/Dbtr>\s*)(<DbtrAcct>[\s\S]*?<\/DbtrAcct>\s*)/,
       "$2$1",
     );
-    assert.notEqual(swapped, good);
+    expect(swapped).not.toBe(good);
     const errors = await schemaErrors("pain.001.001.09", [
       { name: "good", xml: good },
       { name: "140 emoji", xml: withName("😀".repeat(140)) },
@@ -45,8 +41,7 @@ describe("ISO 20022 schemas used by the tests", () => {
         xml: good.replace(/<CtrlSum>\d+<\/CtrlSum>/, "<CtrlSum>1000000000000000000</CtrlSum>"),
       },
     ]);
-    assert.deepEqual(
-      [...errors.keys()].sort(),
+    expect([...errors.keys()].sort()).toEqual(
       ["141 emoji", "19 digits", "Dbtr after DbtrAcct", "empty name", "no PmtMtd"].sort(),
     );
   });
