@@ -125,8 +125,11 @@ function run(
   return new Promise((resolveRun) => {
     let output = "";
     const proc = spawn(command, args, { ...options, cwd: "/", stdio: ["ignore", "pipe", "pipe"] });
-    proc.stdout?.on("data", (chunk: Buffer) => void (output = (output + chunk).slice(-4000)));
-    proc.stderr?.on("data", (chunk: Buffer) => void (output = (output + chunk).slice(-4000)));
+    const collect = (chunk: Buffer) => {
+      output = (output + chunk.toString("utf8")).slice(-4000);
+    };
+    proc.stdout?.on("data", collect);
+    proc.stderr?.on("data", collect);
     proc.on("error", (error) => resolveRun({ status: -1, output: `${output}\n${error.message}` }));
     proc.on("close", (status) => resolveRun({ status, output }));
   });
