@@ -143,32 +143,63 @@ create or replace function paytrust_private.audit_change(
   );
 $$ language sql volatile security definer set search_path to pg_catalog, public, pg_temp;
 
--- tg_argv[0]: the action's prefix ('tenant' → 'tenant.update'); tg_argv[1..]:
--- columns never recorded nor compared (timestamps, secret hashes). An update
--- that changes nothing else writes no row.
-create or replace function paytrust_private.tg__audit_change() returns trigger as $$
+-- Writes the audit row of one row change (p_old / p_new: the row images
+-- without the omitted columns). An update that changes nothing writes no row.
+create or replace function paytrust_private.audit_row_change(
+  p_prefix text, p_op text, p_table text, p_old jsonb, p_new jsonb
+) returns void as $$
 declare
-  v_omit text[] := coalesce(tg_argv[1:], '{}');
-  v_old jsonb := case when tg_op <> 'INSERT' then to_jsonb(old) - v_omit end;
-  v_new jsonb := case when tg_op <> 'DELETE' then to_jsonb(new) - v_omit end;
-  v_row jsonb := coalesce(v_new, v_old);
+  v_row jsonb := coalesce(p_new, p_old);
   v_old_changes jsonb;
   v_new_changes jsonb;
 begin
-  select coalesce(jsonb_object_agg(k, v_old -> k), '{}'), coalesce(jsonb_object_agg(k, v_new -> k), '{}')
+  select coalesce(jsonb_object_agg(k, p_old -> k), '{}'), coalesce(jsonb_object_agg(k, p_new -> k), '{}')
     into v_old_changes, v_new_changes
     from jsonb_object_keys(v_row) k
-   where (v_old -> k) is distinct from (v_new -> k);
-  if tg_op = 'UPDATE' and v_new_changes = '{}' then
-    return null;
+   where (p_old -> k) is distinct from (p_new -> k);
+  if p_op = 'UPDATE' and v_new_changes = '{}' then
+    return;
   end if;
   perform paytrust_private.audit_change(
-    tg_argv[0] || '.' || lower(tg_op),
-    case when tg_table_name = 'gateway_configurations' then (v_row ->> 'gateway') || '/' || (v_row ->> 'currency')
+    p_prefix || '.' || lower(p_op),
+    case when p_table = 'gateway_configurations' then (v_row ->> 'gateway') || '/' || (v_row ->> 'currency')
          else v_row ->> 'id' end,
-    case when tg_table_name = 'tenants' then (v_row ->> 'id')::uuid else (v_row ->> 'tenant_id')::uuid end,
-    case when tg_op = 'INSERT' then null else v_old_changes end,
-    case when tg_op = 'DELETE' then null else v_new_changes end);
+    case when p_table = 'tenants' then (v_row ->> 'id')::uuid else (v_row ->> 'tenant_id')::uuid end,
+    case when p_op = 'INSERT' then null else v_old_changes end,
+    case when p_op = 'DELETE' then null else v_new_changes end);
+end;
+$$ language plpgsql volatile security definer set search_path to pg_catalog, public, pg_temp;
+
+-- tg_argv[0]: the action's prefix ('tenant' → 'tenant.update'); tg_argv[1..]:
+-- columns never recorded nor compared (timestamps, secret hashes).
+create or replace function paytrust_private.tg__audit_change() returns trigger as $$
+declare
+  v_omit text[] := coalesce(tg_argv[1:], '{}');
+begin
+  perform paytrust_private.audit_row_change(tg_argv[0], tg_op, tg_table_name,
+    case when tg_op <> 'INSERT' then to_jsonb(old) - v_omit end,
+    case when tg_op <> 'DELETE' then to_jsonb(new) - v_omit end);
+  return null;
+end;
+$$ language plpgsql volatile security definer set search_path to pg_catalog, public, pg_temp;
+
+-- API keys: createApiKey, rotateApiKey and revokeApiKey already write their
+-- own row (api_key.create / rotate / revoke, with the key's details). At
+-- commit (deferred), a change such a row covers in this transaction (same
+-- occurred_at = now()) is not written twice; every other change (CLI, SQL,
+-- a future path) gets its api_key.insert / update / delete row.
+create or replace function paytrust_private.tg_api_keys__audit_change() returns trigger as $$
+declare
+  v_id text := coalesce(new.id, old.id)::text;
+begin
+  if exists (select 1 from paytrust_public.audit_events e
+              where e.occurred_at = now() and e.action like 'api_key.%' and not (e.details ? 'db_user')
+                and (e.subject_id = v_id or e.details ->> 'new_api_key_id' = v_id)) then
+    return null;
+  end if;
+  perform paytrust_private.audit_row_change('api_key', tg_op, tg_table_name,
+    case when tg_op <> 'INSERT' then to_jsonb(old) - '{secret_hash,last_used_at}'::text[] end,
+    case when tg_op <> 'DELETE' then to_jsonb(new) - '{secret_hash,last_used_at}'::text[] end);
   return null;
 end;
 $$ language plpgsql volatile security definer set search_path to pg_catalog, public, pg_temp;
@@ -188,8 +219,9 @@ create trigger _950_audit after update or delete on paytrust_public.invoices
   for each row execute procedure paytrust_private.tg__audit_change('invoice', 'updated_at', 'created_at', 'idempotency_hash');
 -- API keys: issue, revoke, expiry, delete; never the hash; last_used_at alone is no change.
 drop trigger if exists _950_audit on paytrust_private.api_keys;
-create trigger _950_audit after insert or update or delete on paytrust_private.api_keys
-  for each row execute procedure paytrust_private.tg__audit_change('api_key', 'secret_hash', 'last_used_at');
+create constraint trigger _950_audit after insert or update or delete on paytrust_private.api_keys
+  deferrable initially deferred
+  for each row execute procedure paytrust_private.tg_api_keys__audit_change();
 
 -- Tenants read the audit trail of their own invoices (Invoice.auditEvents);
 -- admins read everything through apiKeyAuditLogs.

@@ -182,8 +182,13 @@ describe("audit triggers", () => {
     ]);
   });
 
-  it("key changes (revocation) are audited with old and new values, never the hash", async () => {
+  it("key changes are audited once: revokeApiKey's own row, or old and new values for any other path", async () => {
     const other = await createTenant(db.pool, "Key tenant");
+    // Issued outside the GraphQL mutations (the CLI path): the trigger's row.
+    const inserted = await audits("api_key.insert", other.keyId);
+    expect(inserted.length).toBe(1);
+    expect(inserted[0].details.new).toMatchObject({ role: "tenant", tenant_id: other.tenantId });
+    expect(JSON.stringify(inserted[0].details)).not.toMatch(/argon2|secret_hash/);
     ok(
       await app.gql(
         `mutation ($id: UUID!) { revokeApiKey(input: {id: $id}) { apiKey { revokedAt } } }`,
@@ -191,17 +196,19 @@ describe("audit triggers", () => {
         admin.apiKey,
       ),
     );
-    const inserted = await audits("api_key.insert", other.keyId);
-    expect(inserted.length).toBe(1);
-    expect(inserted[0].details.new).toMatchObject({ role: "tenant", tenant_id: other.tenantId });
-    expect(JSON.stringify(inserted[0].details)).not.toMatch(/argon2|secret_hash/);
+    expect((await audits("api_key.revoke", other.keyId)).length).toBe(1);
+    expect((await audits("api_key.update", other.keyId)).length).toBe(0);
+    // Changed in SQL (a DBA un-revoking it): old and new values, the database user as actor.
+    await db.pool.query("update paytrust_private.api_keys set revoked_at = null where id = $1", [
+      other.keyId,
+    ]);
     const updated = await audits("api_key.update", other.keyId);
     expect(updated.length).toBe(1);
     expect(updated[0]).toMatchObject({
-      api_key_id: admin.keyId,
-      details: { old: { revoked_at: null } },
+      actor_role: "db:postgres",
+      details: { new: { revoked_at: null } },
     });
-    expect(updated[0].details.new?.revoked_at).toEqual(expect.any(String));
+    expect(updated[0].details.old?.revoked_at).toEqual(expect.any(String));
   });
 
   it("changes made in SQL directly are audited too, with the database user as actor", async () => {
