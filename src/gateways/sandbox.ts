@@ -16,6 +16,7 @@ import {
   webhookFor,
   xenditInvoice,
 } from "./sandbox/payloads.ts";
+import { registerSandboxRefunds, type SandboxRefunds } from "./sandbox/refunds.ts";
 import {
   type ApiError,
   applyAction,
@@ -32,6 +33,7 @@ import type { GatewayName } from "./types.ts";
 
 export type { DeliveryResult } from "./sandbox/delivery.ts";
 export type { SandboxWebhook } from "./sandbox/payloads.ts";
+export type { SandboxRefund } from "./sandbox/refunds.ts";
 export type { SandboxAction, SandboxPayment } from "./sandbox/state.ts";
 
 /** A URL, or a function giving it when a request needs it (handy when the port is known only after listen). */
@@ -131,6 +133,8 @@ export interface SandboxControl {
   apiCalls(): SandboxApiCall[];
   /** Forgets payments, faults, deliveries and calls. */
   reset(): void;
+  /** Refunds made through the sandbox refund endpoints (src/gateways/sandbox/refunds.ts). */
+  refunds: SandboxRefunds;
 }
 
 interface ApiReply {
@@ -436,6 +440,7 @@ export function createSandboxRouter(options: SandboxOptions): {
   router.get("/xendit/v2/invoices/:id", api("xendit", xenditGet));
   router.post("/midtrans/snap/v1/transactions", text, api("midtrans", midtransCreate));
   router.get("/midtrans/v2/:orderId/status", api("midtrans", midtransStatusReply));
+  const refunds = registerSandboxRefunds(router, { api, find });
 
   const gatewayOf = (value: string): GatewayName | null =>
     value === "xendit" || value === "midtrans" ? value : null;
@@ -538,7 +543,9 @@ export function createSandboxRouter(options: SandboxOptions): {
       faults = [];
       deliveries = [];
       calls = [];
+      refunds.reset();
     },
+    refunds,
   };
 
   return { router, control };

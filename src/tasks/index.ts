@@ -1,9 +1,11 @@
 /** The worker's task list: one file per task, named area__action. */
 import type { TaskList } from "graphile-worker";
 import { makeGateways } from "../gateways/index.ts";
+import { makeRefundAdapters } from "../gateways/refunds.ts";
 import type { WorkerDeps } from "../worker.ts";
 import { makeCreatePaymentTask } from "./gateway__create_payment.ts";
 import { makeReconcileTask } from "./gateway__reconcile.ts";
+import { makeRefundTask } from "./gateway__refund.ts";
 import { maintenance__purge_audit_log } from "./maintenance__purge_audit_log.ts";
 import { maintenance__sweep_stalled } from "./maintenance__sweep_stalled.ts";
 import { makeDeliverWebhookTask } from "./webhook__deliver.ts";
@@ -25,6 +27,15 @@ export function makeTaskList(deps: WorkerDeps): TaskList {
       gateways,
       olderThanSeconds: deps.config.reconcileAfterSeconds,
       webhookMaxAttempts: deps.config.webhookMaxAttempts,
+    }),
+    gateway__refund: makeRefundTask({
+      refunds: makeRefundAdapters({
+        ...deps.gatewayUrls,
+        xenditSecretKey: deps.config.xenditSecretKey,
+        midtransServerKey: deps.config.midtransServerKey,
+        timeoutMs: deps.config.gatewayTimeoutMs,
+      }),
+      maxAttempts: deps.config.gatewayMaxAttempts,
     }),
     webhook__process,
     webhook__deliver: makeDeliverWebhookTask({
