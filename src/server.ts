@@ -205,6 +205,8 @@ export async function startApp(
       server.closeAllConnections?.();
       await new Promise<void>((r) => server.close(() => r()));
       await pgl.release();
+      // pgl.release() leaves the pgServices alone: release them (the subscriptions' LISTEN client).
+      for (const service of pgl.getResolvedPreset().pgServices ?? []) await service.release?.();
     },
   };
 }

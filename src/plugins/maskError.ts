@@ -46,7 +46,8 @@ export function projectErrorCode(original: unknown): { code: string; message: st
   ) {
     return { code: "PTUNAV", message: "The database is unavailable; retry shortly" };
   }
-  if (/^PT[0-9A-Z]{3}$/.test(err.code)) return { code: err.code, message: String(err.message) };
+  if (/^PT([0-9A-Z]{3}|AUTH|UNAV)$/.test(err.code))
+    return { code: err.code, message: String(err.message) };
   const mapped = STANDARD_CODES[err.code];
   return mapped ? { code: mapped.code, message: mapped.message ?? String(err.message) } : null;
 }

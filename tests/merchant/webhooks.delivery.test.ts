@@ -77,7 +77,9 @@ describe("outbound webhooks: delivery", () => {
   it("invoice.paid arrives after a sandbox payment, signed", async () => {
     const { invoice, tx } = await paidInvoice();
     const hit = await eventually(async () =>
-      receiver.received.find((r) => r.body?.type === "invoice.paid" && r.body.data.id === invoice.id),
+      receiver.received.find(
+        (r) => r.body?.type === "invoice.paid" && r.body.data.id === invoice.id,
+      ),
     );
     expect(hit.body).toMatchObject({
       type: "invoice.paid",
@@ -99,7 +101,9 @@ describe("outbound webhooks: delivery", () => {
 
     // payment.succeeded too, carrying the money; not the unsubscribed invoice.partially_paid.
     const payment = await eventually(async () =>
-      receiver.received.find((r) => r.body?.type === "payment.succeeded" && r.body.data.id === tx.id),
+      receiver.received.find(
+        (r) => r.body?.type === "payment.succeeded" && r.body.data.id === tx.id,
+      ),
     );
     expect(payment.body.data).toMatchObject({ status: "paid", paidAmount: invoice.total });
     expect(receiver.received.some((r) => r.body?.type === "invoice.partially_paid")).toBe(false);
@@ -114,10 +118,22 @@ describe("outbound webhooks: delivery", () => {
     const delivered = log.body.data.webhookDeliveries.nodes.find(
       (d: any) => d.event.id === hit.body.id,
     );
-    expect(delivered).toMatchObject({ attempt: 1, status: "succeeded", statusCode: 200, error: null });
+    expect(delivered).toMatchObject({
+      attempt: 1,
+      status: "succeeded",
+      statusCode: 200,
+      error: null,
+    });
     expect(delivered.durationMs).toBeGreaterThanOrEqual(0);
-    const other = await app.gql(`{ webhookDeliveries { totalCount } outboundEvents { totalCount } }`, {}, otherKey);
-    expect(other.body.data).toEqual({ webhookDeliveries: { totalCount: 0 }, outboundEvents: { totalCount: 0 } });
+    const other = await app.gql(
+      `{ webhookDeliveries { totalCount } outboundEvents { totalCount } }`,
+      {},
+      otherKey,
+    );
+    expect(other.body.data).toEqual({
+      webhookDeliveries: { totalCount: 0 },
+      outboundEvents: { totalCount: 0 },
+    });
   });
 
   it("a 500 answer brings a retry with the same event id", async () => {
@@ -135,7 +151,8 @@ describe("outbound webhooks: delivery", () => {
     expect(attempts.map((a) => a.headers["paytrust-event-id"])).toEqual(
       attempts.map((a) => a.body.id),
     );
-    for (const a of attempts) expect(verifySignature(String(a.headers["paytrust-signature"]), a.raw, secret)).toBe(true);
+    for (const a of attempts)
+      expect(verifySignature(String(a.headers["paytrust-signature"]), a.raw, secret)).toBe(true);
     expect(attempts.at(-1)!.status).toBe(200);
 
     const eventId = attempts[0].body.id;
@@ -179,7 +196,10 @@ describe("outbound webhooks: delivery", () => {
       key,
     );
     expect(res.body.errors).toBeUndefined();
-    expect(res.body.data.redeliverWebhookEvent.outboundEvent).toEqual({ id: eventId, type: "invoice.paid" });
+    expect(res.body.data.redeliverWebhookEvent.outboundEvent).toEqual({
+      id: eventId,
+      type: "invoice.paid",
+    });
     const again = await eventually(async () =>
       receiver.received.slice(before).find((r) => r.body?.id === eventId),
     );
