@@ -65,7 +65,7 @@ async function runServer(kind: "start" | "serve" | "worker") {
     config,
     serve: kind !== "worker",
     work: kind !== "serve",
-    migrate: true,
+    migrate: config.migrateOnStart,
     log,
   });
   if (runtime.app) {

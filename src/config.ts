@@ -70,6 +70,8 @@ export interface Config {
   webhookRetryBaseSeconds: number;
   /** Apply migrations/current/ at start-up: development only, and only when asked for. */
   applyCurrentMigration: boolean;
+  /** `start`/`serve`/`worker` migrate first (false: a DBA runs `paytrust migrate`, the app needs no DDL rights). */
+  migrateOnStart: boolean;
   /** Bearer token for GET /metrics; unset: /metrics is not served. */
   metricsToken: string | undefined;
   /** Express's `trust proxy` (PAYTRUST_TRUST_PROXY; default "loopback"). */
@@ -235,6 +237,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ),
     webhookRetryBaseSeconds: integer(env, "PAYTRUST_WEBHOOK_RETRY_BASE_SECONDS", 30, 1, 3600),
     applyCurrentMigration: boolean(env, "PAYTRUST_APPLY_CURRENT_MIGRATION", false),
+    migrateOnStart: boolean(env, "PAYTRUST_MIGRATE_ON_START", true),
     metricsToken: env.PAYTRUST_METRICS_TOKEN || undefined,
     trustProxy: parseTrustProxy(env.PAYTRUST_TRUST_PROXY),
     publicRateLimitPerMinute: integer(
