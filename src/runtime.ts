@@ -54,7 +54,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         ownerUrl: db.ownerUrl,
         rootUrl: db.rootUrl,
         authenticatorPassword: db.authenticatorPassword,
-        includeCurrent: config.isDev,
+        includeCurrent: config.applyCurrentMigration,
         quiet: true,
       });
     }
@@ -81,6 +81,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         redisUrl: config.redisUrl,
         defaultPerMinute: config.rateLimitPerMinute,
         webhookPerMinute: config.webhookRateLimitPerMinute,
+        publicPerMinute: config.publicRateLimitPerMinute,
         failedAuthPerMinute: config.authFailuresPerMinute,
         log,
       });
