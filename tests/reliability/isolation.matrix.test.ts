@@ -130,6 +130,15 @@ const FUNCTION_CASES: Record<string, FunctionCase> = {
     sql: "select paytrust_public.invoices_next_installment_number(jsonb_populate_record(null::paytrust_public.invoices, $1::jsonb))",
     args: (i) => [JSON.stringify({ id: i.invoiceId, tenant_id: i.tenantId })],
   },
+  // Numbers count per tenant: B's lookups only ever return B's own invoices.
+  "paytrust_public.invoice_by_number(bigint)": {
+    sql: "select coalesce(bool_or(i.id = $1), false) as leaks from generate_series(1, 100) n, paytrust_public.invoice_by_number(n) i",
+    args: (i) => [i.invoiceId],
+  },
+  "paytrust_public.invoices_audit_events(paytrust_public.invoices)": {
+    sql: "select count(*)::int as n from paytrust_public.invoices_audit_events(jsonb_populate_record(null::paytrust_public.invoices, $1::jsonb))",
+    args: (i) => [JSON.stringify({ id: i.invoiceId, tenant_id: i.tenantId })],
+  },
   "paytrust_public.invoices_reference(paytrust_public.invoices)": {
     sql: "select paytrust_public.invoices_reference(jsonb_populate_record(null::paytrust_public.invoices, $1::jsonb))",
     args: (i) => [JSON.stringify({ id: i.invoiceId, tenant_id: i.tenantId, number: 1 })],
