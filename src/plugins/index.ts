@@ -1,5 +1,6 @@
 /** Every schema plugin PayTrust adds to PostGraphile, in one list. */
 import { ApiKeysPlugin } from "./apiKeys.ts";
+import { ArgumentDescriptionsPlugin } from "./argumentDescriptions.ts";
 import { ConnectionLimitsPlugin } from "./connectionLimits.ts";
 import { Iso20022Plugin } from "./iso20022.ts";
 import { LeanRootPlugin } from "./leanRoot.ts";
@@ -15,4 +16,5 @@ export const schemaPlugins: GraphileConfig.Plugin[] = [
   ApiKeysPlugin,
   WebhookEndpointsPlugin,
   LiveStatusPlugin,
+  ArgumentDescriptionsPlugin,
 ];
