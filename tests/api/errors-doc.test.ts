@@ -33,7 +33,7 @@ function add(origins: Origins, code: string, file: string): void {
 }
 
 /** SQL: `errcode = 'PTxxx'` (raise … using) and `raise sqlstate 'PTxxx'`; comments ignored. */
-export function sqlCodes(sql: string): string[] {
+function sqlCodes(sql: string): string[] {
   const text = sql.replace(/\/\*[\s\S]*?\*\//g, "").replace(/--[^\n]*/g, "");
   const codes: string[] = [];
   for (const m of text.matchAll(/errcode\s*:?=\s*'(PT[A-Z0-9]+)'/gi)) codes.push(m[1]);
@@ -42,13 +42,13 @@ export function sqlCodes(sql: string): string[] {
 }
 
 /** TypeScript: every quoted "PTxxx" / 'PTxxx' / `PTxxx` literal outside comments. */
-export function tsCodes(source: string): string[] {
+function tsCodes(source: string): string[] {
   const text = source.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|[^:"'`\\])\/\/[^\n]*/g, "$1");
   return [...text.matchAll(/["'`](PT[A-Z0-9]{3,10})["'`]/g)].map((m) => m[1]);
 }
 
 /** The codes in the `code` column of every Markdown table. */
-export function documentedCodes(markdown: string): string[] {
+function documentedCodes(markdown: string): string[] {
   const codes: string[] = [];
   let codeColumn = -1;
   let inTable = false;
