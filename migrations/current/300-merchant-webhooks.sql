@@ -470,8 +470,9 @@ begin
   if not v_endpoint.enabled or p_retry_in_seconds is null or v_event.created_at <= now() - interval '3 days' then
     return 'gave_up';
   end if;
+  -- The last attempt lands at the end of the event's 3 days.
   perform paytrust_private.queue_webhook_delivery(v_event.id, v_endpoint.id, p_attempt + 1,
-    now() + make_interval(secs => p_retry_in_seconds));
+    least(now() + make_interval(secs => p_retry_in_seconds), v_event.created_at + interval '3 days'));
   return 'retry';
 end;
 $$ language plpgsql volatile security definer set search_path to pg_catalog, public, pg_temp;
