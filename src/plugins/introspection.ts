@@ -3,7 +3,7 @@
  *
  * - `PAYTRUST_INTROSPECTION` (config.introspection; on by default in
  *   development, off in production). On: documents that only introspect
- *   (`__schema`, `__type`, `__typename`) are answered without an API key, so
+ *   (`__schema`, `__type`; `__typename` beside them) are answered without an API key, so
  *   GraphiQL's docs and autocompletion work before a key is pasted; anything
  *   else still needs a key (401). Off: `__schema`/`__type` are refused for
  *   everyone (a validation error with code PTQRY).
@@ -33,30 +33,45 @@ declare global {
 
 const INTROSPECTION_FIELDS = new Set(["__schema", "__type", "__typename"]);
 
-/** True when every operation of the document only selects __schema, __type and __typename at its root. */
+/**
+ * True when every operation of the document is a query selecting only __schema,
+ * __type and __typename at its root, and at least one __schema or __type.
+ */
 export function documentIsIntrospectionOnly(document: DocumentNode): boolean {
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const definition of document.definitions) {
     if (definition.kind === Kind.FRAGMENT_DEFINITION)
       fragments.set(definition.name.value, definition);
   }
-  const onlyIntrospection = (set: SelectionSetNode, seen: Set<string>): boolean =>
+  // Each fragment is judged once (a "fragment bomb" spreads the same ones 2^n times).
+  const verdicts = new Map<string, boolean>();
+  let schemaFields = 0;
+  const onlyIntrospection = (set: SelectionSetNode): boolean =>
     set.selections.every((selection) => {
-      if (selection.kind === Kind.FIELD) return INTROSPECTION_FIELDS.has(selection.name.value);
-      if (selection.kind === Kind.INLINE_FRAGMENT)
-        return onlyIntrospection(selection.selectionSet, seen);
-      const fragment = fragments.get(selection.name.value);
-      if (!fragment || seen.has(fragment.name.value)) return false;
-      return onlyIntrospection(fragment.selectionSet, new Set([...seen, fragment.name.value]));
+      if (selection.kind === Kind.FIELD) {
+        if (selection.name.value !== "__typename") schemaFields++;
+        return INTROSPECTION_FIELDS.has(selection.name.value);
+      }
+      if (selection.kind === Kind.INLINE_FRAGMENT) return onlyIntrospection(selection.selectionSet);
+      const name = selection.name.value;
+      const known = verdicts.get(name);
+      if (known !== undefined) return known;
+      const fragment = fragments.get(name);
+      if (!fragment) return false;
+      verdicts.set(name, false); // a cycle is not introspection (and is invalid anyway)
+      const verdict = onlyIntrospection(fragment.selectionSet);
+      verdicts.set(name, verdict);
+      return verdict;
     });
   let operations = 0;
   for (const definition of document.definitions) {
     if (definition.kind !== Kind.OPERATION_DEFINITION) continue;
     operations++;
     if (definition.operation !== "query") return false;
-    if (!onlyIntrospection(definition.selectionSet, new Set())) return false;
+    if (!onlyIntrospection(definition.selectionSet)) return false;
   }
-  return operations > 0;
+  // `{ __typename }` alone is no introspection (clients use it to probe their key).
+  return operations > 0 && schemaFields > 0;
 }
 
 /** The same for a document's text; false when it does not parse (the key is then required). */

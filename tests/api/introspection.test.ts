@@ -33,7 +33,9 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
 describe("introspection-only documents", () => {
   it("are recognised, and nothing else is", () => {
     expect(isIntrospectionOnly(introspection)).toBe(true);
-    expect(isIntrospectionOnly("{ __typename }")).toBe(true);
+    expect(isIntrospectionOnly("{ __typename __schema { queryType { name } } }")).toBe(true);
+    // `{ __typename }` alone is a key probe, not introspection.
+    expect(isIntrospectionOnly("{ __typename }")).toBe(false);
     expect(isIntrospectionOnly(`{ __type(name: "Invoice") { fields { name } } }`)).toBe(true);
     expect(
       isIntrospectionOnly("query { ...F } fragment F on Query { __schema { types { name } } }"),
@@ -47,6 +49,18 @@ describe("introspection-only documents", () => {
     expect(isIntrospectionOnly("query { ...F } fragment F on Query { ...F }")).toBe(false);
     expect(isIntrospectionOnly("{ not valid")).toBe(false);
     expect(isIntrospectionOnly(42)).toBe(false);
+    // A fragment bomb (2^25 spreads once expanded) is judged without expanding it.
+    const bomb = Array.from(
+      { length: 25 },
+      (_, i) => `fragment F${i + 1} on Query { ...F${i} ...F${i} }`,
+    ).join("\n");
+    const started = Date.now();
+    expect(
+      isIntrospectionOnly(
+        `{ ...F25 } fragment F0 on Query { __schema { queryType { name } } }\n${bomb}`,
+      ),
+    ).toBe(true);
+    expect(Date.now() - started).toBeLessThan(1000);
   });
 
   it("PAYTRUST_INTROSPECTION: on by default in development, off in production unless set", () => {
@@ -99,6 +113,7 @@ describe("GraphiQL and introspection in development", () => {
       "{ __typename invoices { totalCount } }",
       "query { ...F } fragment F on Query { currentTenantId }",
       "mutation { __typename }",
+      "{ __typename }",
     ]) {
       const res = await post(app.url, { query });
       expect(res.status).toBe(401);

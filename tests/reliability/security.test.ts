@@ -23,10 +23,13 @@ import { http, type LoggedApp, startLoggedApp } from "./helpers.ts";
 
 const nested = (levels: string[], leaf: string) =>
   levels.reduceRight((inner, field) => `${field} { ${inner} }`, leaf);
-/** invoices → nodes → lineItems → nodes → invoice → …: `depth` fields deep (the leaf is __typename). */
+/**
+ * invoices → nodes → lineItems → nodes → invoice → …: `depth` fields deep (the leaf is __typename).
+ * Pages of one row, so only depth counts (without `first` each connection counts 100 rows).
+ */
 function deepQuery(depth: number): string {
-  const cycle = ["lineItems", "nodes", "invoice"];
-  const levels = ["invoices", "nodes"];
+  const cycle = ["lineItems(first: 1)", "nodes", "invoice"];
+  const levels = ["invoices(first: 1)", "nodes"];
   while (levels.length < depth - 1) levels.push(cycle[(levels.length - 2) % 3]);
   return `{ ${nested(levels, "__typename")} }`;
 }
