@@ -70,6 +70,12 @@ export interface Config {
   webhookRetryBaseSeconds: number;
   /** Apply migrations/current/ at start-up: development only, and only when asked for. */
   applyCurrentMigration: boolean;
+  /**
+   * PAYTRUST_WATCH: PostGraphile watches the database and rebuilds the API
+   * after DDL (graphile-migrate watch); default on only when NODE_ENV is
+   * development (or unset), off in test and production unless set.
+   */
+  watch: boolean;
   /** `start`/`serve`/`worker` migrate first (false: a DBA runs `paytrust migrate`, the app needs no DDL rights). */
   migrateOnStart: boolean;
   /** Bearer token for GET /metrics; unset: /metrics is not served. */
@@ -237,6 +243,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ),
     webhookRetryBaseSeconds: integer(env, "PAYTRUST_WEBHOOK_RETRY_BASE_SECONDS", 30, 1, 3600),
     applyCurrentMigration: boolean(env, "PAYTRUST_APPLY_CURRENT_MIGRATION", false),
+    watch: boolean(env, "PAYTRUST_WATCH", !env.NODE_ENV || env.NODE_ENV === "development"),
     migrateOnStart: boolean(env, "PAYTRUST_MIGRATE_ON_START", true),
     metricsToken: env.PAYTRUST_METRICS_TOKEN || undefined,
     trustProxy: parseTrustProxy(env.PAYTRUST_TRUST_PROXY),

@@ -8,7 +8,7 @@ import type pg from "pg";
 import { createKeyVerifier } from "./auth/keyVerifier.ts";
 import { createRateLimits } from "./auth/rateLimit.ts";
 import { type Config, gatewayUrls } from "./config.ts";
-import { migrateDatabase } from "./db/bootstrap.ts";
+import { migrateDatabase, withDatabase } from "./db/bootstrap.ts";
 import { type DatabaseUrls, makePool, resolveDatabase, runtimeUrlOf } from "./db/connection.ts";
 import type { SandboxControl } from "./gateways/sandbox.ts";
 import { mountRoutes } from "./routes/index.ts";
@@ -75,6 +75,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       // Its own connection: a busy API pool must never make the probe report the database down.
       const healthPool = makePool(db.authUrl, 1);
       cleanups.push(() => healthPool.end());
+      // Watch mode (development): PostGraphile's event triggers need a superuser to install.
+      let watchSuperuserPool: pg.Pool | undefined;
+      if (config.watch) {
+        const pool = makePool(withDatabase(db.rootUrl, new URL(db.ownerUrl).pathname.slice(1)), 1);
+        cleanups.push(() => pool.end());
+        watchSuperuserPool = pool;
+      }
       const verifier = await createKeyVerifier(runtimePool);
       cleanups.push(() => verifier.close());
       const rateLimits = createRateLimits({
@@ -106,6 +113,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
           rateLimits,
           log,
           publicBaseUrl,
+          watchSuperuserPool,
           ...routes,
         },
         { port: config.port, host: config.host },

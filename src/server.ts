@@ -37,6 +37,8 @@ export interface AppDeps {
   publicRoutes?: (app: Express, publicGate: Gate) => void;
   /** Extra routers mounted after authentication (REST documents). */
   authenticatedRoutes?: (app: Express) => void;
+  /** Watch mode (config.watch): a superuser pool that installs PostGraphile's watch triggers. */
+  watchSuperuserPool?: pg.Pool;
   log?: (line: string) => void;
 }
 
@@ -165,6 +167,7 @@ export async function startApp(
       publicBaseUrl: deps.publicBaseUrl,
       verifier,
       webhookUrlPolicy: { allowPrivate: config.webhookAllowPrivateUrls },
+      watch: config.watch ? { superuserPool: deps.watchSuperuserPool } : undefined,
     }),
   );
   const serv = pgl.createServ(grafserv);

@@ -43,6 +43,11 @@ export interface PresetOptions {
   verifier?: KeyVerifier;
   /** Where outbound webhooks may point (createWebhookEndpoint). */
   webhookUrlPolicy?: UrlPolicy;
+  /**
+   * Watch mode (development): rebuild the schema after DDL. The superuser pool
+   * installs PostGraphile's `postgraphile_watch` event triggers (superuser only).
+   */
+  watch?: { superuserPool?: pg.Pool };
 }
 
 /** The Postgres settings for one request: role and tenant claim, nothing from the client. */
@@ -78,7 +83,13 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
     ],
     ruru: graphiqlConfig(),
     disablePlugins: ["NodePlugin"],
-    pgServices: [makePgService({ pool: options.authPool, schemas: ["paytrust_public"] })],
+    pgServices: [
+      makePgService({
+        pool: options.authPool,
+        schemas: ["paytrust_public"],
+        ...(options.watch?.superuserPool ? { superuserPool: options.watch.superuserPool } : {}),
+      }),
+    ],
     gather: { pgStrictFunctions: true },
     schema: { pgForbidSetofFunctionsToReturnNull: true },
     grafserv: {
@@ -90,6 +101,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       maskError,
       maxRequestLength: 1_000_000,
       websockets: options.verifier !== undefined,
+      watch: options.watch !== undefined,
     },
     grafast: {
       explain: false,
