@@ -89,6 +89,49 @@ describe("unpayable installment plans are refused (PTWGT)", () => {
     ]);
   });
 
+  it("createSupplementaryInvoice and replaceInvoiceLineItems refuse such a plan too", async () => {
+    const parent = await app.gql(
+      CREATE,
+      {
+        input: {
+          ...BASE,
+          lineItems: [{ description: "Batik shirt", quantity: 1, unitPrice: "300", taxRate: "0" }],
+          installmentCount: 3,
+        },
+      },
+      tenant.apiKey,
+    );
+    expect(parent.body.errors).toBe(undefined);
+    const parentId = parent.body.data.createInvoice.invoice.id;
+    // Still open: re-split with a 2-rupiah line over the 3 installments.
+    const replaced = await app.gql(
+      `mutation ($id: UUID!) { replaceInvoiceLineItems(input: {invoiceId: $id,
+         lineItems: [{description: "Cheaper", quantity: 1, unitPrice: "2", taxRate: "0"}]}) { invoice { id } } }`,
+      { id: parentId },
+      tenant.apiKey,
+    );
+    expect(replaced.body.errors?.[0]?.extensions?.code).toBe("PTWGT");
+    const started = await app.gql(
+      `mutation ($id: UUID!) { initiatePayment(input: {invoiceId: $id}) { paymentTransaction { id } } }`,
+      { id: parentId },
+      tenant.apiKey,
+    );
+    expect(started.body.errors).toBe(undefined);
+    const supplement = await app.gql(
+      `mutation ($id: UUID!) { createSupplementaryInvoice(input: {parentInvoiceId: $id,
+         lineItems: [{description: "Extra", quantity: 1, unitPrice: "3", taxRate: "0"}],
+         installmentCount: 3, installmentWeights: ["1000000", "1", "1000000"]}) { invoice { id } } }`,
+      { id: parentId },
+      tenant.apiKey,
+    );
+    expect(supplement.body.errors?.[0]?.extensions?.code).toBe("PTWGT");
+    const { rows } = await db.pool.query(
+      "select count(*)::int as n from paytrust_public.invoices where parent_invoice_id = $1",
+      [parentId],
+    );
+    expect(rows[0].n).toBe(0);
+  });
+
   it("split_installments itself refuses (every caller, e.g. supplementary invoices and re-splits)", async () => {
     await expect(
       db.pool.query(
