@@ -71,12 +71,12 @@ export function schemaDiff(expected: string, actual: string, maxLines = 80): str
     if (i < n && j < m && a[i] === b[j]) {
       i++;
       j++;
-    } else if (j < m && (i >= n || lcs[i][j + 1] >= lcs[i + 1][j])) {
-      out.push(`+ ${b[j]}   (line ${j + 1} of the live schema)`);
-      j++;
-    } else {
+    } else if (i < n && (j >= m || lcs[i + 1][j] >= lcs[i][j + 1])) {
       out.push(`- ${a[i]}   (line ${i + 1} of schema.graphql)`);
       i++;
+    } else {
+      out.push(`+ ${b[j]}   (line ${j + 1} of the live schema)`);
+      j++;
     }
   }
   if (out.length >= maxLines) out.push("… (more differences)");
