@@ -7,7 +7,7 @@
  */
 import { createServer as createTcpServer, type Server as TcpServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { deliverWebhook, retryDelaySeconds } from "../../src/outbound/deliver.ts";
+import { deliverWebhook, postWebhook, retryDelaySeconds } from "../../src/outbound/deliver.ts";
 import { isBlockedAddress, parseWebhookUrl } from "../../src/outbound/urlPolicy.ts";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { asRole, createTenant, freshDatabase, sqlError, type TestDatabase } from "../helpers/db.ts";
@@ -148,6 +148,20 @@ describe("outbound webhooks: safety", () => {
         endpointId,
       ]);
     }
+  });
+
+  it("the socket itself only connects to checked addresses (DNS rebinding)", async () => {
+    // postWebhook skips the pre-check deliverWebhook makes: the lookup inside the connection refuses.
+    const before = receiver.received.length;
+    const result = await postWebhook(
+      new URL(receiver.url.replace("127.0.0.1", "localhost")),
+      "{}",
+      {},
+      { policy: { allowPrivate: false }, timeoutMs: 2000 },
+    );
+    expect(result.statusCode).toBe(null);
+    expect(result.error).toMatch(/private, loopback or link-local/);
+    expect(receiver.received.length).toBe(before);
   });
 
   it("the same delivery goes through when private targets are allowed", async () => {
