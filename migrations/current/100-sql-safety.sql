@@ -411,7 +411,8 @@ begin
   alter default privileges in schema paytrust_public, paytrust_private
     grant execute on functions to paytrust_runtime;
   revoke update, delete, truncate on paytrust_public.audit_events from paytrust_runtime;
-  revoke all on paytrust_private.analyst_limits from paytrust_runtime;
-  revoke insert, update, delete on paytrust_private.internal_settings from paytrust_runtime;
+  -- Kept by definer functions and triggers only.
+  revoke all on paytrust_private.analyst_limits, paytrust_private.internal_settings,
+    paytrust_private.invoice_counters from paytrust_runtime;
 end;
 $$;
