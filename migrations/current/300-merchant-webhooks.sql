@@ -83,7 +83,7 @@ $$ language sql volatile;
 create or replace function paytrust_private.check_webhook_endpoint(p_url text, p_event_types text[])
 returns void as $$
 begin
-  if p_url is null or length(p_url) > 2048 or p_url !~ '^https?://[A-Za-z0-9.\-\[\]:]+(:[0-9]{1,5})?(/[^\s]*)?$'
+  if p_url is null or length(p_url) > 2048 or p_url !~ '^https?://[A-Za-z0-9.\-\[\]:]+(:[0-9]{1,5})?([/?][^\s]*)?$'
      or p_url ~ '[\s\x00-\x1f]' then
     raise exception 'Webhook URL must be an absolute http(s) URL without credentials (at most 2048 characters)'
       using errcode = 'PTURL';
@@ -470,9 +470,11 @@ begin
   if not v_endpoint.enabled or p_retry_in_seconds is null or v_event.created_at <= now() - interval '3 days' then
     return 'gave_up';
   end if;
-  -- The last attempt lands at the end of the event's 3 days.
+  -- The last attempt lands at the end of the 3 days (counted from the event, or from the
+  -- endpoint's first failure if later), so an endpoint failing throughout is disabled by it.
   perform paytrust_private.queue_webhook_delivery(v_event.id, v_endpoint.id, p_attempt + 1,
-    least(now() + make_interval(secs => p_retry_in_seconds), v_event.created_at + interval '3 days'));
+    least(now() + make_interval(secs => p_retry_in_seconds),
+          greatest(v_event.created_at, v_endpoint.failing_since) + interval '3 days'));
   return 'retry';
 end;
 $$ language plpgsql volatile security definer set search_path to pg_catalog, public, pg_temp;
