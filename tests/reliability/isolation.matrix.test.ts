@@ -135,6 +135,11 @@ const FUNCTION_CASES: Record<string, FunctionCase> = {
     sql: "select coalesce(bool_or(i.id = $1), false) as leaks from generate_series(1, 100) n, paytrust_public.invoice_by_number(n) i",
     args: (i) => [i.invoiceId],
   },
+  // B never finds another tenant's invoice by key (tests/api/lean-root.test.ts uses A's real key).
+  "paytrust_public.invoice_by_idempotency_key(text)": {
+    sql: "select paytrust_public.invoice_by_idempotency_key($1) is not null as found",
+    args: (i) => [i.invoiceId],
+  },
   "paytrust_public.invoices_audit_events(paytrust_public.invoices)": {
     sql: "select count(*)::int as n from paytrust_public.invoices_audit_events(jsonb_populate_record(null::paytrust_public.invoices, $1::jsonb))",
     args: (i) => [JSON.stringify({ id: i.invoiceId, tenant_id: i.tenantId })],
