@@ -507,3 +507,31 @@ $$ language plpgsql volatile security definer set search_path to pg_catalog, pub
 grant execute on function paytrust_public.redeliver_webhook_event(uuid) to paytrust_tenant;
 comment on function paytrust_public.redeliver_webhook_event(uuid) is
   E'@resultFieldName outboundEvent\nDelivers an event again, under the same id, to every enabled endpoint subscribed to its type.';
+
+-- Recovery: a worker killed mid-delivery leaves its job locked (graphile-worker
+-- frees such locks only after hours). Re-queues deliveries whose job has been
+-- locked longer than p_stalled_after (at least 2 minutes, beyond any delivery
+-- timeout); a duplicate is harmless (receivers de-duplicate on the event id).
+-- For the sweeper (maintenance__sweep_stalled). Returns how many were re-queued.
+create or replace function paytrust_private.sweep_stalled_webhook_deliveries(
+  p_stalled_after interval default interval '2 minutes'
+) returns integer as $$
+declare
+  v_row record;
+  v_count integer := 0;
+begin
+  for v_row in
+    select split_part(j.key, ':', 2)::uuid as event_id, split_part(j.key, ':', 3)::uuid as endpoint_id
+      from graphile_worker.jobs j
+     where j.task_identifier = 'webhook__deliver'
+       and j.key ~ '^webhook__deliver:[0-9a-f-]{36}:[0-9a-f-]{36}$'
+       and j.locked_at < now() - greatest(p_stalled_after, interval '2 minutes')
+  loop
+    perform paytrust_private.queue_webhook_delivery(v_row.event_id, v_row.endpoint_id,
+      coalesce((select max(d.attempt) from paytrust_public.webhook_deliveries d
+                 where d.event_id = v_row.event_id and d.endpoint_id = v_row.endpoint_id), 0) + 1);
+    v_count := v_count + 1;
+  end loop;
+  return v_count;
+end;
+$$ language plpgsql volatile security definer set search_path to pg_catalog, public, pg_temp;

@@ -259,6 +259,43 @@ describe("outbound webhooks: safety", () => {
     ).toBe("gone");
   });
 
+  it("a delivery job a killed worker left locked is re-queued by the sweep", async () => {
+    const endpointId = await endpointTo("https://example.com/sweep");
+    const eventId = await emit();
+    const key = `webhook__deliver:${eventId}:${endpointId}`;
+    // As if a worker took the job and died 10 minutes ago.
+    await db.pool.query(
+      `update graphile_worker._private_jobs set locked_at = now() - interval '10 minutes', locked_by = 'dead'
+        where key = $1`,
+      [key],
+    );
+    const swept = await db.pool.query(
+      "select paytrust_private.sweep_stalled_webhook_deliveries(interval '45 seconds') as n",
+    );
+    expect(swept.rows[0].n).toBeGreaterThanOrEqual(1);
+    const { rows } = await db.pool.query(
+      "select locked_at, payload from graphile_worker._private_jobs where key = $1",
+      [key],
+    );
+    expect(rows).toEqual([{ locked_at: null, payload: { eventId, endpointId, attempt: 1 } }]);
+    // A job locked only briefly (a delivery in progress) is left alone.
+    await db.pool.query(
+      "update graphile_worker._private_jobs set locked_at = now() - interval '30 seconds', locked_by = 'busy' where key = $1",
+      [key],
+    );
+    const again = await db.pool.query(
+      "select paytrust_private.sweep_stalled_webhook_deliveries(interval '1 second') as n",
+    );
+    expect(again.rows[0].n).toBe(0);
+    await db.pool.query(
+      "delete from graphile_worker._private_jobs where key = $1 or locked_by in ('dead', 'busy')",
+      [key],
+    );
+    await db.pool.query("delete from paytrust_public.webhook_endpoints where id = $1", [
+      endpointId,
+    ]);
+  });
+
   it("the outbox is transactional: a rolled-back change leaves no event and no job", async () => {
     const client = await db.pool.connect();
     let eventId: string;
