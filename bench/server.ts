@@ -10,7 +10,8 @@
  * {type: "profile-start"} / {type: "profile-stop", file} record a V8 CPU
  * profile of just the measured seconds (what `node --cpu-prof` records, minus
  * start-up and warm-up), answered with {type: "profiled", file}.
- * {type: "memory"} is answered with {type: "memory", usage: process.memoryUsage()}.
+ * {type: "memory"} is answered with {type: "memory", usage: process.memoryUsage()};
+ * {type: "tasks"} with {type: "tasks", counts} (worker tasks completed, by name).
  */
 import { writeFile } from "node:fs/promises";
 import { Session } from "node:inspector/promises";
@@ -21,8 +22,13 @@ import { startHandwritten } from "./handwritten.ts";
 
 type Urls = Omit<DatabaseUrls, "stop">;
 
+/** Worker tasks completed in this process, by name (--instances: who did the work). */
+const taskCounts: Record<string, number> = {};
+
 // Routine worker chatter would interleave with the progress line; problems still show.
 const log = (line: string) => {
+  const completed = /^\[worker\] info: Completed task \d+ \(([\w:-]+)/.exec(line);
+  if (completed) taskCounts[completed[1]] = (taskCounts[completed[1]] ?? 0) + 1;
   if (!/^\[worker\] info:/.test(line)) console.error(`[server] ${line}`);
 };
 
@@ -65,6 +71,7 @@ async function onMessage(
 ) {
   if (message?.type === "stop") return stop();
   if (message?.type === "profile-start") return profile.start();
+  if (message?.type === "tasks") return void process.send?.({ type: "tasks", counts: taskCounts });
   if (message?.type === "memory")
     return void process.send?.({ type: "memory", usage: process.memoryUsage() });
   if (message?.type === "profile-stop") {

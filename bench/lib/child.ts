@@ -11,6 +11,10 @@ export interface ServerChild {
   mode: "api" | "handwritten";
   url: string;
   pid: number;
+  /** Rejects when the child exits before stop() was called (a crash fails the phase). */
+  crashed: Promise<never>;
+  /** Worker tasks this child completed, by task name (from graphile-worker's log lines). */
+  taskCounts(): Promise<Record<string, number>>;
   /** Starts recording a CPU profile in the child. */
   profileStart(): void;
   /** Stops recording and waits for the child to write the profile to `file`. */
@@ -32,8 +36,16 @@ function freePort(): Promise<number> {
   });
 }
 
+export interface ChildSettings {
+  /** PAYTRUST_DB_POOL_SIZE and PAYTRUST_WORKER_CONCURRENCY, as bench/lib/connections.ts planned them. */
+  dbPoolSize?: number;
+  workerConcurrency?: number;
+  /** Set for --instances: the limiter store every instance shares. Else the in-memory store. */
+  redisUrl?: string;
+}
+
 /** Limits raised for the run: the point is to measure the work, not to be refused by the limiter. */
-function childEnv(urls: DatabaseUrls, port: number): NodeJS.ProcessEnv {
+function childEnv(urls: DatabaseUrls, port: number, settings: ChildSettings): NodeJS.ProcessEnv {
   const { stop: _stop, ...plain } = urls;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -50,6 +62,10 @@ function childEnv(urls: DatabaseUrls, port: number): NodeJS.ProcessEnv {
   // The in-memory limiter store: a Redis round trip per request would be a different benchmark.
   delete env.REDIS_URL;
   delete env.PUBLIC_BASE_URL;
+  if (settings.redisUrl) env.REDIS_URL = settings.redisUrl;
+  if (settings.dbPoolSize) env.PAYTRUST_DB_POOL_SIZE = String(settings.dbPoolSize);
+  if (settings.workerConcurrency)
+    env.PAYTRUST_WORKER_CONCURRENCY = String(settings.workerConcurrency);
   return env;
 }
 
@@ -98,21 +114,48 @@ function waitForProfile(child: ChildProcess, file: string, timeoutMs: number): P
   });
 }
 
+function ask<T>(child: ChildProcess, type: string, pick: (message: any) => T): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${type} report from the server`)), 10_000);
+    const onMessage = (message: any) => {
+      if (message?.type !== type) return;
+      clearTimeout(timer);
+      child.off("message", onMessage);
+      resolve(pick(message));
+    };
+    child.on("message", onMessage);
+    child.send({ type });
+  });
+}
+
 export async function startServerChild(
   mode: ServerChild["mode"],
   urls: DatabaseUrls,
+  settings: ChildSettings = {},
 ): Promise<ServerChild> {
   const port = await freePort();
   const child = fork(SERVER_ENTRY, [mode], {
-    env: childEnv(urls, port),
+    env: childEnv(urls, port, settings),
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
+  let stopping = false;
+  const crashed = new Promise<never>((_resolve, reject) => {
+    child.once("exit", (code, signal) => {
+      if (!stopping)
+        reject(
+          new Error(`the ${mode} server (pid ${child.pid}) exited: ${signal ?? `code ${code}`}`),
+        );
+    });
+  });
+  crashed.catch(() => {});
   try {
     const url = await waitForReady(child, 60_000);
     return {
       mode,
       url,
       pid: child.pid!,
+      crashed,
+      taskCounts: () => ask(child, "tasks", (m) => m.counts as Record<string, number>),
       profileStart() {
         child.send({ type: "profile-start" });
       },
@@ -138,12 +181,14 @@ export async function startServerChild(
         });
       },
       async stop() {
+        stopping = true;
         if (child.connected) child.send({ type: "stop" });
         else child.kill("SIGTERM");
         await waitForExit(child, 20_000);
       },
     };
   } catch (error) {
+    stopping = true;
     child.kill("SIGKILL");
     throw error;
   }

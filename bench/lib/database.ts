@@ -16,6 +16,8 @@ import {
   withDatabase,
 } from "../../src/db/bootstrap.ts";
 import { type DatabaseUrls, makePool, resolveDatabase } from "../../src/db/connection.ts";
+import { BENCH_OWNER_POOL } from "./connections.ts";
+import { createFloor, FLOOR_TABLES } from "./floor.ts";
 import { findPostmaster, type PostgresProcesses } from "./machine.ts";
 
 export const BENCH_DATABASE = "paytrust_bench";
@@ -60,11 +62,17 @@ async function resolveBenchDatabase(log: (line: string) => void): Promise<Databa
   }
 }
 
-async function createTenant(pool: pg.Pool): Promise<BenchTenant> {
+/** A tenant with one API key; rateLimitPerMinute null: the platform default (raised for the run). */
+export async function createBenchTenant(
+  pool: pg.Pool,
+  name = "Benchmark tenant",
+  rateLimitPerMinute: number | null = null,
+): Promise<BenchTenant> {
   const client = await pool.connect();
   try {
     const { rows } = await client.query<{ id: string }>(
-      "insert into paytrust_public.tenants (name) values ('Benchmark tenant') returning id",
+      "insert into paytrust_public.tenants (name, rate_limit_per_minute) values ($1, $2) returning id",
+      [name, rateLimitPerMinute],
     );
     const key = await issueApiKey(client, { tenantId: rows[0].id, role: "tenant", name: "bench" });
     return { tenantId: rows[0].id, keyId: key.id, apiKey: key.apiKey };
@@ -83,8 +91,9 @@ export async function setUpDatabase(log: (line: string) => void): Promise<BenchD
       includeCurrent: true,
       quiet: true,
     });
-    const ownerPool = makePool(urls.ownerUrl, 10);
-    const tenant = await createTenant(ownerPool);
+    const ownerPool = makePool(urls.ownerUrl, BENCH_OWNER_POOL);
+    const tenant = await createBenchTenant(ownerPool);
+    await createFloor(ownerPool);
     const postmaster = await findPostmaster(ownerPool);
     return {
       urls,
@@ -118,6 +127,7 @@ const BUSY_TABLES = [
  */
 export async function settle(db: BenchDatabase): Promise<void> {
   await db.ownerPool.query(`vacuum (analyze) ${BUSY_TABLES.join(", ")}`).catch(() => {});
+  await db.ownerPool.query(`vacuum (analyze) ${FLOOR_TABLES.join(", ")}`).catch(() => {});
   const root = new pg.Client({ connectionString: db.urls.rootUrl });
   try {
     await root.connect();

@@ -136,23 +136,28 @@ export interface CpuSplit {
   serverWaitingForCpu: number | null;
 }
 
-/** Starts measuring; the returned function ends the measurement. */
+/** Starts measuring; the returned function ends the measurement. Several servers: summed (waiting: mean). */
 export function startCpuMeter(
-  serverPid: number | null,
+  server: number | number[] | null,
   postgres: PostgresProcesses | null,
 ): () => CpuSplit {
+  const pids = server === null ? [] : Array.isArray(server) ? server : [server];
+  const serverPid = pids.length ? pids[0] : null;
+  const serverCpu = () => pids.reduce((sum, pid) => sum + processCpuSeconds(pid), 0);
+  const serverWait = () =>
+    pids.reduce((sum, pid) => sum + runQueueWaitSeconds(pid), 0) / (pids.length || 1);
   const t0 = performance.now();
   const busy0 = machineBusySeconds();
   const self0 = process.cpuUsage();
-  const server0 = serverPid ? processCpuSeconds(serverPid) : 0;
-  const wait0 = serverPid ? runQueueWaitSeconds(serverPid) : 0;
+  const server0 = serverPid ? serverCpu() : 0;
+  const wait0 = serverPid ? serverWait() : 0;
   const pg0 = postgresCpuSeconds(postgres);
   return () => {
     const wall = (performance.now() - t0) / 1000;
     const pct = (seconds: number) => Math.round((seconds / wall) * 100);
     const self = process.cpuUsage(self0);
     const loadGenerator = (self.user + self.system) / 1e6;
-    const server = serverPid ? processCpuSeconds(serverPid) - server0 : 0;
+    const server = serverPid ? serverCpu() - server0 : 0;
     let pgSeconds = 0;
     // Backends started during the phase count in full; those that ended are lost (pools keep theirs).
     for (const [pid, seconds] of postgresCpuSeconds(postgres))
@@ -164,7 +169,7 @@ export function startCpuMeter(
       loadGenerator: pct(loadGenerator),
       postgres: postgres ? pct(pgSeconds) : null,
       other: pct(Math.max(0, machine - server - loadGenerator - pgSeconds)),
-      serverWaitingForCpu: serverPid ? pct(runQueueWaitSeconds(serverPid) - wait0) : null,
+      serverWaitingForCpu: serverPid ? pct(serverWait() - wait0) : null,
     };
   };
 }

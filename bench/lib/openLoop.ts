@@ -10,6 +10,8 @@ import { everySecond, progress } from "./progress.ts";
 import { LatencyRecorder } from "./stats.ts";
 
 export interface ScheduledRequest {
+  /** Where to send it, when not the sender's base URL (--instances: round robin). */
+  baseUrl?: string;
   path: string;
   headers: Record<string, string>;
   body: string;
@@ -73,7 +75,7 @@ export async function sendAtRate(
       const due = started + (k / rate) * 1000;
       const wait = due - performance.now();
       if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-      const answer = send(agent, baseUrl, items[k]).then((a) => {
+      const answer = send(agent, items[k].baseUrl ?? baseUrl, items[k]).then((a) => {
         recorder.record(a.latencyMs);
         return a;
       });

@@ -1,16 +1,26 @@
 /** Command-line options of `npm run bench`. */
 
-export const PHASES = ["sql", "handwritten", "api", "webhooks"] as const;
+export const PHASES = ["sql", "floor", "handwritten", "api", "webhooks"] as const;
 export type Phase = (typeof PHASES)[number];
 
+/** Client counts of the SQL-ceiling and floor sweeps (the HTTP concurrency is added). */
+export const DEFAULT_SWEEP_CLIENTS = [2, 4, 10, 20, 50, 100];
+
 export interface BenchOptions {
-  /** Seconds of measurement per createInvoice phase. */
+  /** Seconds of measurement per createInvoice HTTP phase. */
   durationS: number;
   /** Seconds of warm-up before each measured phase (not counted). */
   warmupS: number;
   connections: number;
-  /** Concurrent pg clients of the SQL-ceiling phase. */
-  sqlClients: number;
+  /** Client counts of the SQL-ceiling and floor sweeps, ascending (the planner may cap them). */
+  sweepClients: number[];
+  /** Seconds of measurement per sweep point (after sweepWarmupS). */
+  sweepDurationS: number;
+  sweepWarmupS: number;
+  /** Pretend the server allows at most this many connections (tests the adaptation on any server). */
+  maxConnections: number | null;
+  /** --instances N (N ≥ 2): N API + worker processes on one PostgreSQL, limits shared in Redis. */
+  instances: number;
   webhookRate: number;
   webhookDurationS: number;
   /** Share of webhooks sent a second time on purpose. */
@@ -24,22 +34,29 @@ export interface BenchOptions {
   /** Run the API child under `node --cpu-prof` and summarise the profile. */
   profile: boolean;
   phases: Phase[];
-  /** Interleaved repetitions of the three createInvoice paths (median reported). */
+  /** Interleaved repetitions of the createInvoice paths (median reported). */
   rounds: number;
   quick: boolean;
 }
 
 export const USAGE = `npm run bench -- [options]
-  --quick               10 s phases (default 30 s), 10 s of webhooks
-  --duration N          seconds per createInvoice phase
-  --connections N       concurrent HTTP connections / SQL clients (default 100)
+  --quick               10 s HTTP phases (default 30 s), 4 s sweep points (default 10 s),
+                        10 s of webhooks
+  --duration N          seconds per createInvoice HTTP phase
+  --sweep-duration N    seconds per client count of the SQL-ceiling and floor sweeps
+  --sql-clients a,b,..  client counts of both sweeps (default ${DEFAULT_SWEEP_CLIENTS.join(",")})
+  --connections N       concurrent HTTP connections (default 100; also a sweep point)
+  --max-connections N   plan connections as if the server allowed only N (default: the
+                        server's max_connections)
+  --instances N         also run N API + worker processes on one PostgreSQL with limits
+                        shared in Redis (REDIS_URL, default redis://127.0.0.1:6379)
   --webhook-rate N      webhooks per second (default 100)
   --webhook-duration N  seconds of webhooks (default: the phase duration)
   --soak                add the 5-minute mixed soak (--soak-minutes N to change)
   --reports             seed invoices (npm run seed) and time docs/reporting.md queries
   --seed-invoices N     invoices to seed for --reports (default 1000000)
   --reports-doc FILE    the Markdown with the report queries (default docs/reporting.md)
-  --rounds N            repeat the three createInvoice paths N times, interleaved; report
+  --rounds N            repeat the createInvoice paths N times, interleaved; report
                         each path's median round (steadier on a shared machine)
   --profile             CPU-profile both server processes over the measured seconds
   --only a,b            run only these phases: ${PHASES.join(", ")}`;
@@ -57,13 +74,28 @@ function onlyPhases(raw: string | undefined): Phase[] {
   return names as Phase[];
 }
 
+function clientList(raw: string | undefined): number[] {
+  const values = String(raw ?? "")
+    .split(",")
+    .map((v) => positive("--sql-clients", v));
+  return values.map(Math.round);
+}
+
+/** Ascending, without duplicates. */
+export const sortedUnique = (values: number[]) =>
+  [...new Set(values.map(Math.round))].filter((v) => v > 0).sort((a, b) => a - b);
+
 export function parseOptions(argv: string[]): BenchOptions {
   const quick = argv.includes("--quick");
   const options: BenchOptions = {
     durationS: quick ? 10 : 30,
     warmupS: quick ? 3 : 5,
     connections: 100,
-    sqlClients: 100,
+    sweepClients: [...DEFAULT_SWEEP_CLIENTS],
+    sweepDurationS: quick ? 4 : 10,
+    sweepWarmupS: quick ? 1 : 2,
+    maxConnections: null,
+    instances: 1,
     webhookRate: 100,
     webhookDurationS: quick ? 10 : 30,
     duplicateShare: 0.1,
@@ -78,15 +110,21 @@ export function parseOptions(argv: string[]): BenchOptions {
     quick,
   };
   let webhookDurationSet = false;
+  let sweepDurationSet = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const next = () => argv[++i];
     if (arg === "--quick") continue;
     else if (arg === "--duration") options.durationS = positive(arg, next());
-    else if (arg === "--connections") {
-      options.connections = positive(arg, next());
-      options.sqlClients = options.connections;
-    } else if (arg === "--webhook-rate") options.webhookRate = positive(arg, next());
+    else if (arg === "--sweep-duration") {
+      options.sweepDurationS = positive(arg, next());
+      sweepDurationSet = true;
+    } else if (arg === "--sql-clients") options.sweepClients = clientList(next());
+    else if (arg === "--connections") options.connections = Math.round(positive(arg, next()));
+    else if (arg === "--max-connections")
+      options.maxConnections = Math.round(positive(arg, next()));
+    else if (arg === "--instances") options.instances = Math.round(positive(arg, next()));
+    else if (arg === "--webhook-rate") options.webhookRate = positive(arg, next());
     else if (arg === "--webhook-duration") {
       options.webhookDurationS = positive(arg, next());
       webhookDurationSet = true;
@@ -104,6 +142,14 @@ export function parseOptions(argv: string[]): BenchOptions {
   // --duration alone also sets how long webhooks are sent, unless given separately.
   if (!webhookDurationSet && argv.includes("--duration"))
     options.webhookDurationS = options.durationS;
+  // A --duration shorter than the sweep default shortens the sweep points too.
+  if (!sweepDurationSet && argv.includes("--duration"))
+    options.sweepDurationS = Math.min(options.sweepDurationS, options.durationS);
+  options.sweepClients = sortedUnique([...options.sweepClients, options.connections]);
   options.warmupS = Math.min(options.warmupS, Math.max(1, Math.round(options.durationS / 3)));
+  options.sweepWarmupS = Math.min(
+    options.sweepWarmupS,
+    Math.max(1, Math.round(options.sweepDurationS / 3)),
+  );
   return options;
 }

@@ -21,6 +21,8 @@ import { LatencyRecorder, type LatencySummary } from "./stats.ts";
 
 export interface SqlResult {
   clients: number;
+  /** PostgreSQL CPU per transaction (ms), when its processes run on this machine. */
+  postgresCpuMsPerTx: number | null;
   durationS: number;
   transactions: number;
   throughput: number;
@@ -30,11 +32,16 @@ export interface SqlResult {
   cpu: CpuSplit | null;
 }
 
-async function createOne(client: pg.PoolClient, claims: string, params: unknown[]): Promise<void> {
+async function createOne(
+  client: pg.PoolClient,
+  sql: string,
+  claims: string,
+  params: unknown[],
+): Promise<void> {
   await client.query("begin");
   try {
     await client.query(SET_CLAIMS_SQL, [claims]);
-    await client.query(CREATE_INVOICE_SQL, params);
+    await client.query(sql, params);
     await client.query("commit");
   } catch (error) {
     await client.query("rollback").catch(() => {});
@@ -43,6 +50,7 @@ async function createOne(client: pg.PoolClient, claims: string, params: unknown[
 }
 
 interface Loop {
+  sql: string;
   recorder: LatencyRecorder | null;
   errors: number;
   samples: string[];
@@ -55,7 +63,7 @@ async function clientLoop(pool: pg.Pool, claims: string, params: unknown[], loop
     while (performance.now() < loop.until) {
       const t0 = performance.now();
       try {
-        await createOne(client, claims, params);
+        await createOne(client, loop.sql, claims, params);
         loop.recorder?.record(performance.now() - t0);
       } catch (error: any) {
         loop.errors++;
@@ -74,21 +82,24 @@ export async function sqlCeiling(options: {
   durationS: number;
   warmupS: number;
   label?: string;
+  /** The statement (default: PayTrust's create_invoice; the floor passes its own). */
+  sql?: string;
   /** Starts a CPU measurement; called after warm-up, ended before the pool closes (its backends exit). */
   meter?: () => () => CpuSplit;
 }): Promise<SqlResult> {
   const pool = makePool(options.authUrl, options.clients);
   const claims = tenantClaims(options.tenant);
   const params = createInvoiceParams(BENCH_INVOICE);
+  const sql = options.sql ?? CREATE_INVOICE_SQL;
   const runAll = (loop: Loop) =>
     Promise.all(
       Array.from({ length: options.clients }, () => clientLoop(pool, claims, params, loop)),
     );
   try {
     const warmupUntil = performance.now() + options.warmupS * 1000;
-    await runAll({ recorder: null, errors: 0, samples: [], until: warmupUntil });
+    await runAll({ sql, recorder: null, errors: 0, samples: [], until: warmupUntil });
     const recorder = new LatencyRecorder();
-    const loop: Loop = { recorder, errors: 0, samples: [], until: 0 };
+    const loop: Loop = { sql, recorder, errors: 0, samples: [], until: 0 };
     const line = progress(options.label ?? "createInvoice (SQL ceiling)");
     let last = 0;
     const stopTicking = everySecond((elapsed) => {
@@ -107,6 +118,10 @@ export async function sqlCeiling(options: {
     line.done(`${throughput} tx/s, ${loop.errors} errors`);
     return {
       clients: options.clients,
+      postgresCpuMsPerTx:
+        cpu?.postgres != null && throughput > 0
+          ? Math.round((cpu.postgres * 10 * 1000) / throughput) / 1000
+          : null,
       durationS: Math.round(durationS * 100) / 100,
       transactions: recorder.count,
       throughput,

@@ -48,6 +48,12 @@ export interface WebhookResult {
   unpaid: number;
   failedEvents: number;
   gatewayChargesCreated: number;
+  /** Processed webhook_events rows per payment attempt: exactly one each, else money moved twice. */
+  processedEventsPerAttempt: { one: number; more: number; none: number };
+  /** --instances: how many server processes received the webhooks (round robin). */
+  instances: number;
+  /** Per server process: worker tasks it completed during the phase (webhook__process, …). */
+  tasksByInstance?: Array<Record<string, number>>;
   errorSamples: string[];
   cpu: CpuSplit;
 }
@@ -244,7 +250,15 @@ async function verifyMoney(pool: pg.Pool, attempts: Attempt[]) {
             (select count(*) from paytrust_public.webhook_events e
               where e.transaction_id = any($2) and e.status = 'processed') as processed,
             (select count(*) from paytrust_public.webhook_events e
-              where e.transaction_id = any($2) and e.status = 'failed') as failed
+              where e.transaction_id = any($2) and e.status = 'failed') as failed,
+            (select json_build_object(
+                      'one', count(*) filter (where n = 1),
+                      'more', count(*) filter (where n > 1),
+                      'none', count(*) filter (where n = 0))
+               from (select t.id, count(e.id) filter (where e.status = 'processed') as n
+                       from unnest($2::uuid[]) t(id)
+                       left join paytrust_public.webhook_events e on e.transaction_id = t.id
+                      group by t.id) per) as per_attempt
        from paytrust_public.invoices i where i.id = any($1)`,
     [attempts.map((a) => a.invoiceId), attempts.map((a) => a.id)],
   );
@@ -255,7 +269,18 @@ async function verifyMoney(pool: pg.Pool, attempts: Attempt[]) {
     overpaid: Number(r.overpaid),
     unpaid: Number(r.unpaid),
     failedEvents: Number(r.failed),
+    processedEventsPerAttempt: {
+      one: Number(r.per_attempt.one),
+      more: Number(r.per_attempt.more),
+      none: Number(r.per_attempt.none),
+    },
   };
+}
+
+function diffCounts(before: Record<string, number>, after: Record<string, number>) {
+  const out: Record<string, number> = {};
+  for (const [name, n] of Object.entries(after)) out[name] = n - (before[name] ?? 0);
+  return out;
 }
 
 function countAnswers(answers: Answer[], duplicateFlags: boolean[]) {
@@ -275,11 +300,19 @@ function countAnswers(answers: Answer[], duplicateFlags: boolean[]) {
   return { accepted, duplicatesIgnored, httpErrors, samples };
 }
 
+/**
+ * With several children (--instances), webhook k goes to child k mod N, so a
+ * retried duplicate usually reaches another process than its original.
+ */
 export async function runWebhooks(
   db: BenchDatabase,
-  child: ServerChild,
+  children: ServerChild | ServerChild[],
   options: BenchOptions,
 ): Promise<WebhookResult> {
+  const servers = Array.isArray(children) ? children : [children];
+  const child = servers[0];
+  const tasksBefore =
+    servers.length > 1 ? await Promise.all(servers.map((c) => c.taskCounts())) : [];
   const total = Math.round(options.webhookRate * options.webhookDurationS);
   const unique = Math.round(total / (1 + options.duplicateShare));
   const attempts = await prepareAttempts(db, unique);
@@ -295,10 +328,13 @@ export async function runWebhooks(
     total - unique,
     options.webhookRate,
   );
-  const cpu = startCpuMeter(child.pid, db.postgres);
+  const cpu = startCpuMeter(
+    servers.map((c) => c.pid),
+    db.postgres,
+  );
   const sent = await sendAtRate(
     child.url,
-    plan.map((p) => p.w),
+    plan.map((p, k) => ({ ...p.w, baseUrl: servers[k % servers.length].url })),
     options.webhookRate,
     "webhooks (PAID, signed)",
   );
@@ -309,6 +345,12 @@ export async function runWebhooks(
     sent.answers,
     plan.map((p) => p.duplicate),
   );
+  const tasksByInstance =
+    servers.length > 1
+      ? (await Promise.all(servers.map((c) => c.taskCounts()))).map((after, k) =>
+          diffCounts(tasksBefore[k], after),
+        )
+      : undefined;
   return {
     rate: options.webhookRate,
     durationS: sent.durationS,
@@ -323,6 +365,8 @@ export async function runWebhooks(
     receiveToApplied: await receiveToApplied(db.ownerPool, ids),
     ...(await verifyMoney(db.ownerPool, attempts)),
     gatewayChargesCreated: created,
+    instances: servers.length,
+    tasksByInstance,
     errorSamples: counts.samples,
     cpu: cpuSplit,
   };
