@@ -12,7 +12,7 @@
  * layer (queryLimits.ts) refuses literal and variable values above the page
  * before anything runs; the check here is the fence for every other way in.
  */
-import { ConnectionStep, lambda, type Step } from "postgraphile/grafast";
+import { ConnectionStep, ConstantStep, constant, lambda, type Step } from "postgraphile/grafast";
 
 /** Rows per page: the default page and the largest `first`/`last` accepted. */
 export const PAGE_SIZE = 100;
@@ -64,6 +64,16 @@ export const ConnectionLimitsPlugin: GraphileConfig.Plugin = {
             const $first = fieldArgs.getRaw("first");
             const $last = argNames.has("last") ? fieldArgs.getRaw("last") : null;
             bounded.add($connection);
+            // Literal (or absent) values are settled while planning: the SQL gets a constant limit.
+            if (
+              $first instanceof ConstantStep &&
+              ($last === null || $last instanceof ConstantStep)
+            ) {
+              $connection.setFirst(constant(firstOrDefault([$first.data, $last?.data])));
+              if ($last && $last.data != null)
+                $connection.setLast(constant(checkedLast($last.data)));
+              return $connection;
+            }
             $connection.setFirst(
               lambda($last ? [$first, $last] : [$first], firstOrDefault) as Step<number>,
             );
