@@ -44,11 +44,16 @@ describe("GraphiQL in a real browser", () => {
       expect(body.errors).toBe(undefined);
       expect(body.data.__schema.queryType.name).toBe("Query");
       // The query editor opens with the instructions; the headers editor with the template.
-      await page.waitForFunction(() => document.body.innerText.includes("create-tenant"), null, {
-        timeout: 30_000,
-      });
-      const text = await page.evaluate(() => document.body.innerText);
+      await page.waitForFunction(
+        () => (document.body.textContent ?? "").includes("create-tenant"),
+        null,
+        {
+          timeout: 30_000,
+        },
+      );
+      const text = await page.evaluate(() => document.body.textContent ?? "");
       expect(text).toContain("Authorization");
+      expect(text).toContain("create-tenant");
       // Running the first query with the placeholder key: 401, with the error shown.
       const run = page.waitForResponse(
         (r) =>
