@@ -1,7 +1,7 @@
 /**
  * Every connection pages: without `first` or `last` a connection returns its
  * first PAGE_SIZE rows (`pageInfo.hasNextPage` says when there are more), and
- * `first`/`last` above PAGE_SIZE are refused with PTQRY.
+ * `first`/`last` above PAGE_SIZE (or negative) are refused with PTQRY.
  *
  * PostGraphile's connection fields plan a grafast ConnectionStep and apply
  * `first`/`last` through their arguments' `applyPlan`. This plugin wraps the
@@ -24,8 +24,10 @@ export class QueryLimitError extends Error {
 
 function checkedPage(name: "first" | "last", value: unknown): number | null {
   if (value == null) return null;
-  if (typeof value === "number" && value > PAGE_SIZE) {
-    throw new QueryLimitError(`\`${name}\` is ${value}: at most ${PAGE_SIZE} rows per page`);
+  if (typeof value === "number" && (value > PAGE_SIZE || value < 0)) {
+    throw new QueryLimitError(
+      `\`${name}\` is ${value}: a page holds 0 to ${PAGE_SIZE} rows (at most ${PAGE_SIZE} rows per page)`,
+    );
   }
   return value as number;
 }

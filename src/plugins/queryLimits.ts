@@ -20,7 +20,7 @@
  *   applies that default page), any other list of objects PAGE_SIZE, and
  *   nested lists multiply. Aliases, fragments and every document of a batch
  *   count. Introspection lists count once (the schema is not data).
- * - Pages: `first`/`last` above PAGE_SIZE, literal or in variables, are refused.
+ * - Pages: `first`/`last` above PAGE_SIZE (or below 0), literal or in variables, are refused.
  * - Tokens: graphql-js stops parsing a document with more tokens than this,
  *   so a huge document costs little even before depth and cost are measured.
  * Refusals are 400 with code PTQRY and say which limit was hit.
@@ -165,8 +165,8 @@ export function measureDocument(
           const arg = selection.arguments?.find((a) => a.name.value === argName);
           const value = intValue(arg?.value, variables, defaults);
           if (value === undefined) continue;
-          if (value > PAGE_SIZE && !pageError) {
-            pageError = `\`${argName}: ${value}\` on \`${name}\`: at most ${PAGE_SIZE} rows per page`;
+          if ((value > PAGE_SIZE || value < 0) && !pageError) {
+            pageError = `\`${argName}: ${value}\` on \`${name}\`: a page holds 0 to ${PAGE_SIZE} rows (at most ${PAGE_SIZE} rows per page)`;
           }
           ownPage = Math.min(ownPage, Math.max(0, value));
         }

@@ -126,7 +126,7 @@ describe("bounded GraphQL", () => {
     ]);
   });
 
-  it("first/last above 100 are refused with PTQRY, literal or in variables", async () => {
+  it("first/last above 100 (or negative) are refused with PTQRY, literal or in variables", async () => {
     refused(await post({ query: "{ invoices(first: 101) { nodes { id } } }" }), /at most 100/);
     refused(await post({ query: "{ lineItems(last: 500) { nodes { id } } }" }), /at most 100/);
     refused(
@@ -139,6 +139,14 @@ describe("bounded GraphQL", () => {
     refused(
       await post({ query: "query($n: Int = 1000) { invoices(first: $n) { nodes { id } } }" }),
       /at most 100/,
+    );
+    refused(await post({ query: "{ invoices(first: -1) { nodes { id } } }" }), /0 to 100 rows/);
+    refused(
+      await post({
+        query: "query($n: Int) { lineItems(last: $n) { nodes { id } } }",
+        variables: { n: -5 },
+      }),
+      /0 to 100 rows/,
     );
     const ok = await post({
       query: "query($n: Int) { invoices(first: $n) { nodes { id } } }",
