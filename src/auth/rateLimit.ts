@@ -124,6 +124,25 @@ export function createRateLimits(options: RateLimitOptions): RateLimits {
     if (lastError) options.log?.("Rate limits: Redis is back; limits are shared again");
     lastError = "";
   });
+  // Right after start-up the first requests would otherwise be counted by the per-instance
+  // insurance limiter while ioredis is still connecting: wait for the first answer (bounded).
+  let startup: Promise<void> | null = redis
+    ? new Promise<void>((resolveStartup) => {
+        const done = () => {
+          clearTimeout(timer);
+          startup = null;
+          resolveStartup();
+        };
+        const timer = setTimeout(done, 1000);
+        timer.unref();
+        redis.once("ready", done);
+        redis.once("error", done);
+        redis.once("end", done);
+      })
+    : null;
+  const connected = async () => {
+    if (startup) await startup;
+  };
   const prefix = options.keyPrefix ?? redisTarget?.keyPrefix ?? "paytrust";
   const failedAuthPoints = options.failedAuthPerMinute ?? DEFAULT_FAILED_AUTH_PER_MINUTE;
   const limiters = new Map<string, RateLimiterAbstract>();
@@ -154,6 +173,7 @@ export function createRateLimits(options: RateLimitOptions): RateLimits {
     key: string,
   ): Promise<boolean> {
     try {
+      await connected();
       const result = await limiter(name, points).consume(key, 1);
       setHeaders(res, points, result);
       return true;
@@ -182,8 +202,8 @@ export function createRateLimits(options: RateLimitOptions): RateLimits {
       }
     },
     bruteForceGuard(req, res, next) {
-      limiter("authfail", failedAuthPoints)
-        .get(ipOf(req))
+      connected()
+        .then(() => limiter("authfail", failedAuthPoints).get(ipOf(req)))
         .then((result) => {
           if (result && result.consumedPoints >= failedAuthPoints)
             return refuse(res, failedAuthPoints, result);
@@ -196,6 +216,7 @@ export function createRateLimits(options: RateLimitOptions): RateLimits {
         const key = ipOf(req);
         const failed = limiter("authfail", failedAuthPoints);
         try {
+          await connected();
           await failed.consume(key, 1);
         } catch (rejection) {
           if (rejection instanceof RateLimiterRes) return null;
