@@ -30,3 +30,28 @@ export const LeanRootPlugin: GraphileConfig.Plugin = {
     },
   },
 };
+
+/**
+ * Relation names that read naturally: a foreign key from a column named like
+ * the table it references (`invoices.currency → currencies`) would be called
+ * `currencyByCurrency`; it is `currencyDetails` (the column keeps `currency`).
+ * A `@fieldName` smart tag on the constraint still wins.
+ */
+export const RelationNamesPlugin: GraphileConfig.Plugin = {
+  name: "PayTrustRelationNamesPlugin",
+  description: "currencyByCurrency → currencyDetails",
+  version: "1.0.0",
+  after: ["PgSimplifyInflectionPlugin"],
+  inflection: {
+    replace: {
+      singleRelation(previous, _options, details) {
+        const name = previous!(details);
+        const relation = details.registry.pgRelations[details.codec.name]?.[details.relationName];
+        const [attribute, ...others] = relation?.localAttributes ?? [];
+        if (attribute === undefined || others.length > 0) return name;
+        const base = this.camelCase(attribute);
+        return name === `${base}By${this.upperCamelCase(attribute)}` ? `${base}Details` : name;
+      },
+    },
+  },
+};
