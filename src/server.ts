@@ -2,7 +2,7 @@
  * The HTTP edge: security headers, health and metrics, webhooks, the sandbox
  * gateways, authentication, rate limits, REST document routes and PostGraphile.
  */
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import helmet from "helmet";
 import type pg from "pg";
@@ -47,6 +47,26 @@ export interface RunningApp {
   server: Server;
   url: string;
   close(): Promise<void>;
+}
+
+/**
+ * The client address of a raw request (websocket upgrades bypass Express's
+ * req.ip): the same walk as Express's proxy-addr, from the socket back through
+ * X-Forwarded-For while the hop is a trusted proxy (PAYTRUST_TRUST_PROXY).
+ */
+export function clientIpOf(
+  request: IncomingMessage,
+  trust: (address: string, hop: number) => boolean,
+): string {
+  const forwarded = String(request.headers["x-forwarded-for"] ?? "")
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .reverse();
+  const addresses = [request.socket.remoteAddress ?? "unknown", ...forwarded];
+  for (let hop = 0; hop < addresses.length - 1; hop++)
+    if (!trust(addresses[hop], hop)) return addresses[hop];
+  return addresses[addresses.length - 1];
 }
 
 async function databaseReady(
@@ -166,6 +186,10 @@ export async function startApp(
       introspection: config.introspection,
       publicBaseUrl: deps.publicBaseUrl,
       verifier,
+      websocketAuth: {
+        budget: rateLimits.failedAuth,
+        clientIp: (request) => clientIpOf(request, app.get("trust proxy fn")),
+      },
       webhookUrlPolicy: { allowPrivate: config.webhookAllowPrivateUrls },
       watch: config.watch ? { superuserPool: deps.watchSuperuserPool } : undefined,
     }),

@@ -51,6 +51,8 @@ export interface RateLimitOptions {
 export interface AuthBudget {
   /** Takes one point now; resolves to a refund function, or null when the budget is spent. */
   take(req: Request): Promise<(() => void) | null>;
+  /** The same for a client address (websockets, which bypass Express). */
+  takeIp(ip: string): Promise<(() => void) | null>;
   /** Answers 429 PTRATE (with Retry-After) for an IP whose budget is spent. */
   refuse(req: Request, res: Response): Promise<void>;
 }
@@ -212,8 +214,10 @@ export function createRateLimits(options: RateLimitOptions): RateLimits {
         .catch(() => next());
     },
     failedAuth: {
-      async take(req) {
-        const key = ipOf(req);
+      take(req) {
+        return this.takeIp(ipOf(req));
+      },
+      async takeIp(key) {
         const failed = limiter("authfail", failedAuthPoints);
         try {
           await connected();

@@ -46,7 +46,7 @@ export function projectErrorCode(original: unknown): { code: string; message: st
   ) {
     return { code: "PTUNAV", message: "The database is unavailable; retry shortly" };
   }
-  if (/^PT([0-9A-Z]{3}|AUTH|UNAV)$/.test(err.code))
+  if (/^PT([0-9A-Z]{3}|AUTH|UNAV|RATE)$/.test(err.code))
     return { code: err.code, message: String(err.message) };
   const mapped = STANDARD_CODES[err.code];
   return mapped ? { code: mapped.code, message: mapped.message ?? String(err.message) } : null;

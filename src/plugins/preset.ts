@@ -19,7 +19,7 @@ import {
   makeWebsocketLimitsPlugin,
   type QueryLimits,
 } from "./queryLimits.ts";
-import { websocketContext } from "./subscriptions.ts";
+import { type WebsocketAuth, websocketContext } from "./subscriptions.ts";
 
 declare global {
   namespace Grafast {
@@ -41,6 +41,8 @@ export interface PresetOptions {
   introspection?: boolean;
   /** Verifies the API key of websocket (subscription) connections; without it websockets are off. */
   verifier?: KeyVerifier;
+  /** Failed-auth budget and client address for websocket keys (as on HTTP). */
+  websocketAuth?: WebsocketAuth;
   /** Where outbound webhooks may point (createWebhookEndpoint). */
   webhookUrlPolicy?: UrlPolicy;
   /**
@@ -110,7 +112,12 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
         // Websockets bypass the express auth middleware: the key is in connection_init.
         if (requestContext.ws && options.verifier)
           return {
-            ...(await websocketContext(requestContext.ws, options.verifier, options.publicBaseUrl)),
+            ...(await websocketContext(
+              requestContext.ws,
+              options.verifier,
+              options.publicBaseUrl,
+              options.websocketAuth,
+            )),
             webhookUrlPolicy,
           };
         const req = requestContext.expressv4?.req as Request | undefined;

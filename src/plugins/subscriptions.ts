@@ -33,6 +33,12 @@ export class SubscriptionAuthError extends Error {
 /** The topic an invisible id listens on: nothing ever notifies it. */
 const NOWHERE = "paytrust:nothing";
 
+/** The failed-auth budget and the client address (trust proxy) for websocket keys. */
+export interface WebsocketAuth {
+  budget: { takeIp(ip: string): Promise<(() => void) | null> };
+  clientIp(request: IncomingMessage): string;
+}
+
 interface WsRequestContext {
   request?: IncomingMessage;
   normalizedConnectionParams?: Record<string, string | string[] | undefined>;
@@ -46,24 +52,57 @@ export async function websocketContext(
   ws: WsRequestContext,
   verifier: KeyVerifier,
   publicBaseUrl: string,
+  auth?: WebsocketAuth,
 ): Promise<{ pgSettings: Record<string, string>; apiKey: VerifiedKey }> {
+  // The HTTP failed-auth budget applies here too (reserved before argon2; issue 14 item 11).
+  const ip = ws.request && auth ? auth.clientIp(ws.request) : "";
+  const spend = async () => {
+    if (auth && !(await auth.budget.takeIp(ip)))
+      throw new SubscriptionAuthError(
+        "PTRATE",
+        "Too many failed authentications from this address; retry in a minute",
+      );
+  };
   const header = ws.normalizedConnectionParams?.authorization;
   const match = typeof header === "string" ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-  if (!match)
+  if (!match) {
+    await spend();
     throw new SubscriptionAuthError(
       "PTAUTH",
       'Missing API key: send {"authorization": "Bearer <api key>"} in connection_init',
     );
-  let key: VerifiedKey | null;
+  }
+  let refund: (() => void) | null = null;
+  let result: Awaited<ReturnType<KeyVerifier["check"]>>;
   try {
-    key = await verifier.verify(match[1]);
+    result = await verifier.check(match[1], {
+      reserve: auth
+        ? async () => {
+            refund = await auth.budget.takeIp(ip);
+            return refund !== null;
+          }
+        : undefined,
+    });
   } catch {
+    (refund as (() => void) | null)?.();
     throw new SubscriptionAuthError(
       "PTUNAV",
       "Authentication is temporarily unavailable; retry shortly",
     );
   }
-  if (!key) throw new SubscriptionAuthError("PTAUTH", "Invalid, expired or revoked API key");
+  const throttled = () =>
+    new SubscriptionAuthError(
+      "PTRATE",
+      "Too many failed authentications from this address; retry in a minute",
+    );
+  if (result.reason === "throttled") throw throttled();
+  const key = result.key;
+  if (!key) {
+    // No point reserved for this attempt yet (no lookup ran): it pays now.
+    if (refund === null) await spend();
+    throw new SubscriptionAuthError("PTAUTH", "Invalid, expired or revoked API key");
+  }
+  (refund as (() => void) | null)?.();
   return {
     apiKey: key,
     pgSettings: {

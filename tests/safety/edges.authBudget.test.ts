@@ -6,6 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { createClient } from "graphql-ws";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
 
@@ -98,5 +99,58 @@ describe("failed-auth budget under concurrency", () => {
     for (let i = 0; i < BUDGET + 1; i++)
       statuses.push((await ask(wrongSecretFor(tenant.apiKey), ip)).status);
     expect(statuses).toEqual([...Array(BUDGET).fill(401), 429]);
+  });
+
+  it("websockets (connection_init keys) share the budget: 50 wrong keys at once, 10 verified", async () => {
+    const tenant = await createTenant(db.pool, "Socket burst");
+    // Straight from 127.0.0.1 (no proxy header on websockets here): a fresh budget.
+    const codes = await Promise.all(
+      Array.from(
+        { length: 50 },
+        () =>
+          new Promise<string>((resolve) => {
+            const client = createClient({
+              url: `${app.url.replace(/^http/, "ws")}/graphql`,
+              webSocketImpl: WebSocket,
+              connectionParams: { authorization: `Bearer ${wrongSecretFor(tenant.apiKey)}` },
+              retryAttempts: 0,
+              lazy: true,
+            });
+            const done = (code: string) => {
+              void client.dispose();
+              resolve(code);
+            };
+            client.subscribe(
+              { query: "{ currentTenantId }" },
+              {
+                next: (value: any) => done(value.errors?.[0]?.extensions?.code ?? "DATA"),
+                error: (error: any) =>
+                  done(
+                    (Array.isArray(error) ? error[0] : error)?.extensions?.code ??
+                      String(error?.message ?? error),
+                  ),
+                complete: () => done("COMPLETE"),
+              },
+            );
+          }),
+      ),
+    );
+    const count = (code: string) => codes.filter((c) => c === code).length;
+    expect({
+      PTAUTH: count("PTAUTH"),
+      PTRATE: count("PTRATE"),
+      other: 50 - count("PTAUTH") - count("PTRATE"),
+    }).toEqual({
+      PTAUTH: BUDGET,
+      PTRATE: 50 - BUDGET,
+      other: 0,
+    });
+    // The same address is now refused over HTTP as well.
+    const res = await fetch(`${app.url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${tenant.apiKey}` },
+      body: JSON.stringify({ query: "{ currentTenantId }" }),
+    });
+    expect(res.status).toBe(429);
   });
 });
