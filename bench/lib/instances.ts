@@ -13,12 +13,18 @@
  *      original), then the rows are counted: one processed event per payment
  *      attempt, every invoice paid exactly once; which process's worker ran
  *      each job comes from the processes' own task counts.
+ *   4. Outbound webhooks across workers: for part 3 the bench tenant has a
+ *      webhook endpoint (invoice.paid, payment.succeeded) on a receiver in
+ *      the bench process; every outbound event the payments wrote must arrive
+ *      exactly once (counted by PayTrust-Event-Id), whichever worker sent it.
  */
+import { createServer, type Server } from "node:http";
 import type { AutocannonRequest } from "autocannon";
 import { Redis } from "ioredis";
+import pg from "pg";
 import type { ServerChild } from "./child.ts";
 import { type BenchDatabase, type BenchTenant, createBenchTenant } from "./database.ts";
-import { graphqlBody } from "./invoice.ts";
+import { graphqlBody, SET_CLAIMS_SQL, tenantClaims } from "./invoice.ts";
 import { hasGraphqlErrors, httpLoad } from "./load.ts";
 import { type CpuSplit, startCpuMeter } from "./machine.ts";
 import type { BenchOptions } from "./options.ts";
@@ -54,6 +60,102 @@ export interface InstancesResult {
     shared: boolean;
   };
   webhooks?: WebhookResult;
+  /** Outbound events of part 3, as the bench's endpoint received them. */
+  outbound?: OutboundResult;
+}
+
+export interface OutboundResult {
+  eventTypes: string[];
+  /** outbound_events rows written for the bench tenant during part 3. */
+  events: number;
+  /** Distinct PayTrust-Event-Id values received. */
+  received: number;
+  /** Deliveries beyond the first of an event. */
+  duplicates: number;
+  /** Received but not in outbound_events (should be 0). */
+  unknown: number;
+  /** webhook__deliver jobs per process. */
+  deliveriesByInstance: number[];
+  exactlyOnce: boolean;
+}
+
+const OUTBOUND_TYPES = ["invoice.paid", "payment.succeeded"];
+
+/** The tenant's receiving end: counts deliveries per event id, answers 200. */
+async function startReceiver(): Promise<{
+  url: string;
+  seen: Map<string, number>;
+  server: Server;
+}> {
+  const seen = new Map<string, number>();
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      const id = String(req.headers["paytrust-event-id"] ?? "");
+      if (id) seen.set(id, (seen.get(id) ?? 0) + 1);
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  return { url: `http://127.0.0.1:${port}/paytrust-events`, seen, server };
+}
+
+/** createWebhookEndpoint's SQL, as the bench tenant (through the authenticator, as the API). */
+async function createEndpoint(db: BenchDatabase, url: string): Promise<string> {
+  const client = new pg.Client({ connectionString: db.urls.authUrl });
+  await client.connect();
+  try {
+    await client.query("begin");
+    await client.query(SET_CLAIMS_SQL, [tenantClaims(db.tenant)]);
+    const { rows } = await client.query<{ id: string }>(
+      "select id from paytrust_public.create_webhook_endpoint($1, $2::text[])",
+      [url, OUTBOUND_TYPES],
+    );
+    await client.query("commit");
+    return rows[0].id;
+  } catch (error) {
+    await client.query("rollback").catch(() => {});
+    throw error;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Waits until every event written since `since` arrived (or the timeout), then a little more for duplicates. */
+async function collectOutbound(
+  db: BenchDatabase,
+  seen: Map<string, number>,
+  since: string,
+  timeoutS = 60,
+): Promise<Omit<OutboundResult, "deliveriesByInstance" | "eventTypes">> {
+  const line = progress("outbound webhooks: delivering");
+  const deadline = performance.now() + timeoutS * 1000;
+  let ids = new Set<string>();
+  for (;;) {
+    const { rows } = await db.ownerPool.query<{ id: string }>(
+      "select id from paytrust_public.outbound_events where tenant_id = $1 and created_at >= $2 and type = any($3)",
+      [db.tenant.tenantId, since, OUTBOUND_TYPES],
+    );
+    ids = new Set(rows.map((r) => r.id));
+    const arrived = [...ids].filter((id) => seen.has(id)).length;
+    line.update(`${arrived}/${ids.size} events received`);
+    if (arrived === ids.size || performance.now() > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const received = [...ids].filter((id) => seen.has(id)).length;
+  const duplicates = [...seen.values()].reduce((sum, n) => sum + n - 1, 0);
+  const unknown = [...seen.keys()].filter((id) => !ids.has(id)).length;
+  line.done(`${received}/${ids.size} events received, ${duplicates} duplicates`);
+  return {
+    events: ids.size,
+    received,
+    duplicates,
+    unknown,
+    exactlyOnce: received === ids.size && duplicates === 0 && unknown === 0,
+  };
 }
 
 /** REDIS_URL (default local) with a key prefix of its own, so runs never share counters. */
@@ -203,7 +305,29 @@ export async function runInstances(
   };
   if (options.phases.includes("webhooks")) {
     await context.settle();
-    result.webhooks = await runWebhooks(db, children, options);
+    const receiver = await startReceiver();
+    try {
+      const endpointId = await createEndpoint(db, receiver.url);
+      const deliveredBefore = await Promise.all(children.map((c) => c.taskCounts()));
+      const { rows } = await db.ownerPool.query<{ now: string }>("select now()::text as now");
+      result.webhooks = await runWebhooks(db, children, options);
+      const collected = await collectOutbound(db, receiver.seen, rows[0].now);
+      const deliveredAfter = await Promise.all(children.map((c) => c.taskCounts()));
+      result.outbound = {
+        eventTypes: OUTBOUND_TYPES,
+        ...collected,
+        deliveriesByInstance: deliveredAfter.map(
+          (after, k) => (after.webhook__deliver ?? 0) - (deliveredBefore[k].webhook__deliver ?? 0),
+        ),
+      };
+      await db.ownerPool.query(
+        "update paytrust_public.webhook_endpoints set enabled = false where id = $1",
+        [endpointId],
+      );
+    } finally {
+      receiver.server.closeAllConnections();
+      await new Promise((resolve) => receiver.server.close(resolve));
+    }
   }
   return result;
 }

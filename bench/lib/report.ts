@@ -155,6 +155,12 @@ export function collectFailures(r: BenchResults): string[] {
           `(accepted ${i.sharedLimit.acceptedPerInstance.join(" + ")}, ${i.sharedLimit.otherErrors} other errors)`,
       );
     webhookFailures(`webhooks across ${i.instances} instances`, i.webhooks);
+    const o = i.outbound;
+    if (o && !o.exactlyOnce)
+      out.push(
+        `outbound webhooks across ${i.instances} instances: ${o.received}/${o.events} received, ` +
+          `${o.duplicates} duplicates, ${o.unknown} unknown`,
+      );
   }
   return out;
 }
@@ -223,6 +229,12 @@ export function evaluateTargets(r: BenchResults): Target[] {
         ? `${iw.appliedExactlyOnce}/${iw.transactions}, ${iw.processedEventsPerAttempt.more} twice`
         : null,
       !!iw && iw.appliedExactlyOnce === iw.transactions && iw.processedEventsPerAttempt.more === 0,
+    );
+    const o = i.outbound;
+    add(
+      `${i.instances} instances: outbound webhooks delivered exactly once`,
+      o ? `${o.received}/${o.events}, ${o.duplicates} duplicates` : null,
+      !!o && o.exactlyOnce,
     );
     add(
       `${i.instances} instances: one rate-limit budget in Redis`,
@@ -371,6 +383,16 @@ function instancesTable(i?: InstancesResult): string[] {
       "| webhooks sent (round robin) | accepted | duplicates ignored | receive→applied p50 / p95 / p99 ms | paid exactly once | processed events per attempt: 1 / >1 / 0 | webhook__process jobs per instance | gateway__create_payment jobs per instance |",
       "|---:|---:|---:|---:|---:|---:|---:|---:|",
       `| ${w.sent} | ${w.accepted} | ${w.duplicatesIgnored}/${w.duplicatesSent} | ${lat(w.receiveToApplied)} | ${w.appliedExactlyOnce}/${w.transactions} | ${w.processedEventsPerAttempt.one} / ${w.processedEventsPerAttempt.more} / ${w.processedEventsPerAttempt.none} | ${tasks("webhook__process")} | ${tasks("gateway__create_payment")} |`,
+    );
+  }
+  const o = i.outbound;
+  if (o) {
+    lines.push(
+      "",
+      `Outbound webhooks (${o.eventTypes.join(", ")}) to an endpoint in the bench process: ` +
+        `${o.received}/${o.events} events received, ${o.duplicates} duplicate deliveries, ` +
+        `${o.unknown} unknown; webhook__deliver jobs per instance ${o.deliveriesByInstance.join(" + ")}` +
+        `${o.exactlyOnce ? " (exactly once)" : " (**not exactly once**)"}.`,
     );
   }
   return lines;
