@@ -32,7 +32,7 @@ export interface AppDeps {
   publicBaseUrl: string;
   /**
    * Extra routers mounted before authentication (webhooks, sandbox). `publicGate`
-   * bounds the database connections public pages hold at once (shared with /readyz).
+   * bounds the database connections public pages hold at once.
    */
   publicRoutes?: (app: Express, publicGate: Gate) => void;
   /** Extra routers mounted after authentication (REST documents). */
@@ -109,9 +109,20 @@ export async function startApp(
   });
   const health = monitorDatabase(deps.healthPool);
   // Public pages: their own per-IP budget, and a bound on the connections they hold.
+  // /pay/:id holds at most publicDbConcurrency connections; /readyz at most one: concurrent
+  // probes share one check in flight, so a flood of either cannot fail the other or the worker.
   const publicGate = concurrencyGate({ max: config.publicDbConcurrency });
-  app.get("/readyz", rateLimits.publicPages, publicGate, async (_req, res) => {
-    const ready = await databaseReady(deps.ownerPool, await health.probe());
+  let readiness: Promise<{ ok: boolean; reason?: string }> | null = null;
+  const checkReady = () => {
+    readiness ??= (async () => databaseReady(deps.ownerPool, await health.probe()))().finally(
+      () => {
+        readiness = null;
+      },
+    );
+    return readiness;
+  };
+  app.get("/readyz", rateLimits.publicPages, async (_req, res) => {
+    const ready = await checkReady();
     res
       .status(ready.ok ? 200 : 503)
       .json(ready.ok ? { status: "ready" } : { status: "unavailable", reason: ready.reason });

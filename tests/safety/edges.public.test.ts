@@ -105,7 +105,7 @@ describe("public pages cannot starve the database connections", () => {
     await db?.drop();
   });
 
-  it("a flood of /pay/:id holds at most 2 connections; the rest wait briefly or get 503", async () => {
+  it("a flood of /pay/:id holds at most 2 connections; the rest wait briefly or get 503; /readyz still answers", async () => {
     const runtime = app.runtime as unknown as Record<string, pg.Pool | undefined>;
     const appPool = (runtime.runtimePool ?? runtime.ownerPool) as pg.Pool;
     // Make every /pay/:id lookup wait: hold a lock its SELECT needs.
@@ -131,6 +131,12 @@ describe("public pages cannot starve the database connections", () => {
       const started = Date.now();
       await appPool.query("select 1");
       expect(Date.now() - started).toBeLessThan(1000);
+
+      // Readiness probes are not starved by the flood either (their checks share one query).
+      const probes = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => get(`${app.url}/readyz`, `198.19.0.${i + 1}`)),
+      );
+      expect(probes.map((p) => p.status)).toEqual(Array(20).fill(200));
 
       await locker.query("rollback");
       const results = await Promise.all(flood);
