@@ -125,6 +125,18 @@ describe("the compose flow on a real PostgreSQL", () => {
       timeout: 120_000,
     });
     expect(migrated.stdout).toMatch(/Migrations are up to date/);
+    // Production never applies the work-in-progress migration (migrations/current/).
+    const current = await root(async () => {
+      const client = new pg.Client({ connectionString: withDatabase(rootUrl, database) });
+      await client.connect();
+      try {
+        return (await client.query("select count(*)::int as n from graphile_migrate.current"))
+          .rows[0].n;
+      } finally {
+        await client.end();
+      }
+    });
+    expect(current).toBe(0);
 
     // The `app` service: no superuser URL, no migration at start.
     const port = await freePort();
