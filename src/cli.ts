@@ -25,18 +25,26 @@ class UsageError extends Error {
 
 const log = (line: string) => console.error(line);
 
-/** Runs fn against the migrated database (embedded or DATABASE_URL), then stops what it started. */
-async function withMigratedDatabase<T>(fn: (db: DatabaseUrls) => Promise<T>): Promise<T> {
+/**
+ * Runs fn against the migrated database (embedded or DATABASE_URL), then stops
+ * what it started. With PAYTRUST_MIGRATE_ON_START=false (a DBA migrates; the
+ * app's role may not create roles) only `migrate` itself migrates.
+ */
+async function withMigratedDatabase<T>(
+  fn: (db: DatabaseUrls) => Promise<T>,
+  options: { migrate?: boolean } = {},
+): Promise<T> {
   const config = loadConfig();
   const db = await resolveDatabase(config, { log });
   try {
-    await migrateDatabase({
-      ownerUrl: db.ownerUrl,
-      rootUrl: db.rootUrl,
-      authenticatorPassword: db.authenticatorPassword,
-      includeCurrent: config.applyCurrentMigration,
-      quiet: true,
-    });
+    if (options.migrate ?? config.migrateOnStart)
+      await migrateDatabase({
+        ownerUrl: db.ownerUrl,
+        rootUrl: db.rootUrl,
+        authenticatorPassword: db.authenticatorPassword,
+        includeCurrent: config.applyCurrentMigration,
+        quiet: true,
+      });
     return await fn(db);
   } finally {
     await db.stop();
@@ -99,7 +107,9 @@ export async function main(argv: string[]): Promise<void> {
     case "worker":
       return runServer(command);
     case "migrate": {
-      await withMigratedDatabase(async () => console.log("Migrations are up to date."));
+      await withMigratedDatabase(async () => console.log("Migrations are up to date."), {
+        migrate: true,
+      });
       return;
     }
     case "create-tenant": {
