@@ -95,6 +95,8 @@ function batchSql(
   tenantIds: string[],
   thresholds: number[],
   days: number,
+  /** Per-tenant invoice numbers (paytrust_private.invoice_counters) exist: fill them in. */
+  numbered = false,
 ): string {
   const tenants = `array[${tenantIds.map((id) => `'${id}'`).join(",")}]::uuid[]`;
   const weights = `array[${thresholds.length ? thresholds.join(",") : "2"}]::float8[]`;
@@ -205,7 +207,7 @@ analyze s_tx;
 insert into paytrust_public.invoices (
   id, tenant_id, status, currency, gateway, customer_name, customer_email, description, due_date,
   subtotal, tax_total, service_fee, total, fee_percent, fee_fixed, installment_count, amount_paid,
-  overpayment_amount, payment_initiated_at, paid_at, cancelled_at, created_at, updated_at)
+  overpayment_amount, payment_initiated_at, paid_at, cancelled_at, created_at, updated_at${numbered ? ", number" : ""})
 select a.id, a.tenant_id,
        case a.outcome when 'partial' then 'partially_paid' when 'overpaid' then 'paid' else a.outcome end,
        a.currency, a.gateway, 'Customer ' || (abs(hashtext(a.id::text)) % 50000),
@@ -215,12 +217,27 @@ select a.id, a.tenant_id,
        a.n_inst, coalesce(t.paid, 0), coalesce(t.paid - t.due, 0), t.first_attempt,
        case when a.outcome in ('paid', 'overpaid') then t.last_paid end,
        case when a.outcome = 'cancelled' then a.created_at + interval '2 days' end,
-       a.created_at, coalesce(t.last_paid, a.created_at)
+       a.created_at, coalesce(t.last_paid, a.created_at)${
+         numbered
+           ? `,
+       coalesce((select c.last_number from paytrust_private.invoice_counters c where c.tenant_id = a.tenant_id), 0)
+         + row_number() over (partition by a.tenant_id order by a.created_at, a.id)`
+           : ""
+       }
   from s_amt a
   left join (select x.invoice_id, sum(x.paid_amount) as paid, sum(x.amount) filter (where x.paid_at is not null) as due,
                     min(x.created_at) as first_attempt, max(x.paid_at) as last_paid
                from s_tx x group by x.invoice_id) t on t.invoice_id = a.id;
-
+${
+  numbered
+    ? `
+-- per-tenant numbers (the _050_number trigger is off while seeding): the counters move on
+insert into paytrust_private.invoice_counters as c (tenant_id, last_number)
+  select a.tenant_id, count(*) from s_amt a group by a.tenant_id
+  on conflict (tenant_id) do update set last_number = c.last_number + excluded.last_number;
+`
+    : ""
+}
 insert into paytrust_public.line_items
   (tenant_id, invoice_id, position, description, quantity, unit_price, tax_rate, line_amount, tax_amount)
 select tenant_id, invoice_id, position, 'Item ' || position, quantity, unit_price, tax_rate, line_amount, tax_amount
@@ -336,6 +353,11 @@ async function main() {
       thresholds.push(acc);
     }
 
+    // Per-tenant numbers come from a counter table and a trigger (off while seeding).
+    const { rows: counters } = await client.query<{ numbered: boolean }>(
+      "select to_regclass('paytrust_private.invoice_counters') is not null as numbered",
+    );
+    const numbered = counters[0].numbered;
     await client.query("select setseed($1)", [options.seed]);
     const spent = new Map<string, number>();
     // One transaction: whatever happens, triggers and indexes come back as they were.
@@ -360,7 +382,8 @@ async function main() {
     for (let lo = 1; lo <= options.invoices; lo += options.batch) {
       const hi = Math.min(options.invoices, lo + options.batch - 1);
       const t0 = performance.now();
-      for (const statement of statements(batchSql(lo, hi, tenantIds, thresholds, options.days))) {
+      const sql = batchSql(lo, hi, tenantIds, thresholds, options.days, numbered);
+      for (const statement of statements(sql)) {
         const t1 = performance.now();
         await client.query(statement);
         const label =
