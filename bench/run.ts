@@ -85,6 +85,8 @@ async function withChildren<T>(
   fn: (children: ServerChild[]) => Promise<T>,
 ): Promise<T> {
   await settle(run.db);
+  // The connection plan assumes the previous phase's backends are gone.
+  await waitForIdleSlots(run.db.ownerPool, BENCH_DATABASE, BENCH_OWNER_POOL + BENCH_EXTRA);
   const children: ServerChild[] = [];
   try {
     for (let k = 0; k < count; k++)
