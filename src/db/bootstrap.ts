@@ -36,6 +36,16 @@ export function runtimePasswordFor(authenticatorPassword: string): string {
     .digest("base64url");
 }
 
+/**
+ * graphile-migrate placeholders for migrations (`:DATABASE_TENANT` → paytrust_tenant,
+ * ...), the same as .gmrc's so the CLI and `paytrust migrate` agree
+ * (tests/api/dba-loop.test.ts checks it). `:DATABASE_NAME` and `:DATABASE_OWNER`
+ * are graphile-migrate's own.
+ */
+export const MIGRATION_PLACEHOLDERS: Record<string, string> = Object.fromEntries(
+  Object.entries(ROLES).map(([key, role]) => [`:DATABASE_${key.toUpperCase()}`, role]),
+);
+
 export const projectRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const migrationsFolder = join(projectRoot, "migrations");
 
@@ -152,6 +162,7 @@ export async function migrateDatabase(options: MigrateOptions): Promise<void> {
     rootConnectionString: options.rootUrl,
     migrationsFolder,
     pgSettings: { search_path: "paytrust_public,paytrust_private,public" },
+    placeholders: MIGRATION_PLACEHOLDERS,
     logger: options.quiet ? quietLogger : undefined,
   };
   try {
