@@ -623,7 +623,8 @@ comment on function paytrust_public.replace_invoice_line_items(uuid, paytrust_pu
 -- updateInvoice: a cancelled invoice is final; a new dueDate before payment
 -- moves every installment by the same number of days (new dueDate − old
 -- dueDate, or − installment 1's due date when the invoice had none), so
--- installment 1 falls due on the new dueDate and the intervals stay.
+-- installment 1 falls due on the new dueDate and the intervals stay
+-- (docs/money.md, "Editing until a payment starts").
 create or replace function paytrust_private.tg_invoices__editable() returns trigger as $$
 begin
   if old.status = 'cancelled' and (
