@@ -10,6 +10,7 @@ import { createRateLimits } from "./auth/rateLimit.ts";
 import { type Config, gatewayUrls } from "./config.ts";
 import { migrateDatabase, withDatabase } from "./db/bootstrap.ts";
 import { type DatabaseUrls, makePool, resolveDatabase, runtimeUrlOf } from "./db/connection.ts";
+import { RequestClient } from "./db/requestClient.ts";
 import type { SandboxControl } from "./gateways/sandbox.ts";
 import { mountRoutes } from "./routes/index.ts";
 import { type RunningApp, startApp } from "./server.ts";
@@ -70,7 +71,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     let app: RunningApp | null = null;
     let sandbox: SandboxControl | null = null;
     if (options.serve) {
-      const authPool = makePool(db.authUrl, config.dbPoolSize);
+      // PostGraphile's pool: begin + pgSettings in one round trip, mutations prepared.
+      const authPool = makePool(db.authUrl, config.dbPoolSize, { Client: RequestClient });
       cleanups.push(() => authPool.end());
       // Its own connection: a busy API pool must never make the probe report the database down.
       const healthPool = makePool(db.authUrl, 1);

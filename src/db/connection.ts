@@ -91,10 +91,15 @@ export function runtimeUrlOf(
   );
 }
 
-export function makePool(connectionString: string, max: number): pg.Pool {
+export function makePool(
+  connectionString: string,
+  max: number,
+  options: { Client?: typeof pg.Client } = {},
+): pg.Pool {
   const pool = new pg.Pool({
     connectionString,
     max,
+    ...(options.Client ? { Client: options.Client } : {}),
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
     // A statement that hangs (lock waits, outages) must not hang a request forever.
