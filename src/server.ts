@@ -19,6 +19,7 @@ import { schemaPlugins } from "./plugins/index.ts";
 import { publicIntrospection } from "./plugins/introspection.ts";
 import { makePreset } from "./plugins/preset.ts";
 import { DEFAULT_QUERY_LIMITS, type QueryLimits, queryLimits } from "./plugins/queryLimits.ts";
+import { attachWebsockets, type WebsocketAuth } from "./plugins/subscriptions.ts";
 import { concurrencyGate, type Gate } from "./routes/gate.ts";
 
 export interface AppDeps {
@@ -187,6 +188,10 @@ export async function startApp(
   );
 
   const server = createServer(app);
+  const websocketAuth: WebsocketAuth = {
+    budget: rateLimits.failedAuth,
+    clientIp: (request) => clientIpOf(request, app.get("trust proxy fn")),
+  };
   const pgl = postgraphile(
     makePreset({
       authPool: deps.authPool,
@@ -197,17 +202,20 @@ export async function startApp(
       introspection: config.introspection,
       publicBaseUrl: deps.publicBaseUrl,
       verifier,
-      websocketAuth: {
-        budget: rateLimits.failedAuth,
-        clientIp: (request) => clientIpOf(request, app.get("trust proxy fn")),
-      },
+      websocketAuth,
       webhookUrlPolicy: { allowPrivate: config.webhookAllowPrivateUrls },
       watch: config.watch ? { superuserPool: deps.watchSuperuserPool } : undefined,
     }),
   );
   const serv = pgl.createServ(grafserv);
-  // Websockets (subscriptions, graphql-transport-ws) on /graphql; the key is in connection_init.
-  await serv.addTo(app, server, true);
+  // Websockets (subscriptions, graphql-transport-ws) on /graphql; the key in connection_init is
+  // verified before the connection is acknowledged (a refused key closes the socket).
+  await serv.addTo(app, server, false);
+  await attachWebsockets(server, serv, {
+    verifier,
+    publicBaseUrl: deps.publicBaseUrl,
+    auth: websocketAuth,
+  });
 
   // Unknown paths: one JSON answer (and one metrics label, "unmatched").
   app.use((_req: Request, res: Response) => sendError(res, 404, "PTNFD", "Not found"));

@@ -13,10 +13,19 @@
  * committed change.
  *
  * Authentication: the API key in the connection_init payload
- * (`{"authorization": "Bearer <key>"}`), verified like the HTTP header.
+ * (`{"authorization": "Bearer <key>"}`), verified like the HTTP header, from
+ * the same failed-auth budget. A missing, invalid or refused key closes the
+ * socket at connection_init (graphql-ws `onConnect` → false), before any
+ * operation: 4403 "PTAUTH: …" (Forbidden), 4429 "PTRATE: …" (failed-auth
+ * budget spent), 4503 "PTUNAV: …" (key store unavailable). Every operation
+ * verifies the key again (cached), so a key revoked while connected stops
+ * working for the next operation.
  */
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, Server } from "node:http";
+import type { Duplex } from "node:stream";
+import { CloseCode, makeServer } from "graphql-ws";
 import { context, lambda, listen } from "postgraphile/grafast";
+import { makeGraphQLWSConfig, normalizeConnectionParams } from "postgraphile/grafserv";
 import { extendSchema, gql } from "postgraphile/utils";
 import type { KeyVerifier, VerifiedKey } from "../auth/keyVerifier.ts";
 
@@ -115,6 +124,121 @@ export async function websocketContext(
       "paytrust.user_agent": String(ws.request?.headers["user-agent"] ?? "").slice(0, 512),
     },
   };
+}
+
+/** Close codes (graphql-ws 4400–4999 range) for a key refused at connection_init. */
+const CLOSE_CODES: Record<string, number> = {
+  PTAUTH: CloseCode.Forbidden, // 4403
+  PTRATE: 4429,
+  PTUNAV: 4503,
+};
+
+/** The grafserv instance (express or node adaptor) the websocket server runs operations through. */
+type WebsocketGrafserv = Parameters<typeof makeGraphQLWSConfig>[0] & {
+  shouldHandleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+};
+
+interface SocketExtra {
+  socket: import("ws").WebSocket;
+  request: IncomingMessage;
+}
+
+/**
+ * graphql-transport-ws on the grafserv graphql path, like grafserv's own
+ * upgrade handler plus `onConnect`: the connection_init key is verified before
+ * the connection is acknowledged, and a refused key closes the socket.
+ * Released with the grafserv instance (open sockets are terminated).
+ */
+export async function attachWebsockets(
+  server: Server,
+  serv: WebsocketGrafserv,
+  options: { verifier: KeyVerifier; publicBaseUrl: string; auth?: WebsocketAuth },
+): Promise<void> {
+  const { WebSocketServer } = await import("ws");
+  const graphqlWs = makeServer<Record<string, unknown> | undefined, SocketExtra>({
+    ...(makeGraphQLWSConfig(serv) as object),
+    async onConnect(ctx) {
+      try {
+        await websocketContext(
+          {
+            request: ctx.extra.request,
+            normalizedConnectionParams: normalizeConnectionParams(ctx.connectionParams) as Record<
+              string,
+              string | string[] | undefined
+            >,
+          },
+          options.verifier,
+          options.publicBaseUrl,
+          options.auth,
+        );
+        return true;
+      } catch (error) {
+        if (!(error instanceof SubscriptionAuthError)) throw error;
+        // The reason carries the project code (close reasons hold at most 123 bytes).
+        const reason = Buffer.from(`${error.code}: ${error.message}`).subarray(0, 123).toString();
+        ctx.extra.socket.close(CLOSE_CODES[error.code] ?? CloseCode.Forbidden, reason);
+        return false;
+      }
+    },
+  });
+  const wss = new WebSocketServer({ noServer: true });
+  const keepaliveMs = serv.getPreset().grafserv?.websocketKeepalive ?? 12_000;
+
+  const upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (!serv.shouldHandleUpgrade(request, socket, head)) {
+      socket.destroy();
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      // Keepalive: a ping every keepaliveMs; no pong before the next one → terminated.
+      let alive = true;
+      const timer =
+        Number.isFinite(keepaliveMs) && keepaliveMs > 0
+          ? setInterval(() => {
+              if (!alive) return ws.terminate();
+              alive = false;
+              ws.ping();
+            }, keepaliveMs)
+          : null;
+      timer?.unref();
+      ws.on("pong", () => {
+        alive = true;
+      });
+      const closed = graphqlWs.opened(
+        {
+          protocol: ws.protocol,
+          send: (data) =>
+            new Promise<void>((resolve, reject) =>
+              ws.send(data, (error) => (error ? reject(error) : resolve())),
+            ),
+          close: (code, reason) => ws.close(code, reason),
+          onMessage: (cb) =>
+            ws.on("message", async (data) => {
+              try {
+                await cb(String(data));
+              } catch {
+                try {
+                  ws.close(CloseCode.InternalServerError, "Internal error");
+                } catch {
+                  /* already closed */
+                }
+              }
+            }),
+        },
+        { socket: ws, request },
+      );
+      ws.once("close", (code, reason) => {
+        if (timer) clearInterval(timer);
+        void closed(code, String(reason));
+      });
+    });
+  };
+  server.on("upgrade", upgrade);
+  serv.onRelease(() => {
+    server.off("upgrade", upgrade);
+    for (const client of wss.clients) client.terminate();
+    wss.close();
+  });
 }
 
 export const LiveStatusPlugin = extendSchema((build) => {

@@ -1,7 +1,8 @@
 /**
  * Live status over websockets (graphql-transport-ws, key in connection_init):
  * invoiceUpdated and paymentTransactionUpdated see a sandbox payment become
- * paid; another tenant's id yields nothing; a bad key is refused.
+ * paid; another tenant's id yields nothing; a missing or bad key closes the
+ * socket at connection_init (4403, reason "PTAUTH: …").
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { type Client, createClient } from "graphql-ws";
@@ -124,18 +125,57 @@ describe("GraphQL subscriptions over websockets", () => {
     spyTx.stop();
   });
 
-  it("refuses a missing or bad API key (PTAUTH)", async () => {
+  it("a missing or bad API key closes the socket at connection_init (4403 PTAUTH)", async () => {
     const invoice = await createInvoice(app, key, { currency: "IDR", gateway: "xendit" });
-    for (const apiKey of [null, "pt_live_nope_nope"]) {
+    for (const apiKey of [null, "pt_live_nope_nope", `${key}x`]) {
+      // Not lazy: the client sends connection_init at once, before any operation.
+      const events: string[] = [];
+      let closedWith: { code: number; reason: string } | null = null;
+      const client = createClient({
+        url: `${app.url.replace(/^http/, "ws")}/graphql`,
+        webSocketImpl: WebSocket,
+        connectionParams: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
+        retryAttempts: 0,
+        lazy: false,
+        on: {
+          connected: () => void events.push("connected"),
+          closed: (event: any) => {
+            closedWith = { code: event.code, reason: event.reason };
+          },
+        },
+        onNonLazyError: () => {},
+      });
+      clients.push(client);
+      const closed = await eventually(async () => closedWith);
+      expect(closed.code).toBe(4403);
+      expect(closed.reason).toMatch(/^PTAUTH: /);
+      expect(events).toEqual([]); // never acknowledged
+
+      // An operation on such a connection gets nothing but the close.
       const sub = subscribe(connect(apiKey), INVOICE, { id: invoice.id });
       await eventually(async () => sub.done || sub.errors.length > 0);
       expect(sub.events).toEqual([]);
-      const codes = sub.errors.flatMap((e: any) =>
-        Array.isArray(e)
-          ? e.map((x: any) => x.extensions?.code)
-          : [e.extensions?.code ?? e.message],
-      );
-      expect(codes).toContain("PTAUTH");
+      expect(sub.errors.map((e: any) => [e.code, String(e.reason).slice(0, 7)])).toEqual([
+        [4403, "PTAUTH:"],
+      ]);
     }
+  });
+
+  it("a good key is acknowledged at connection_init", async () => {
+    let acknowledged = false;
+    const client = createClient({
+      url: `${app.url.replace(/^http/, "ws")}/graphql`,
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${key}` },
+      retryAttempts: 0,
+      lazy: false,
+      on: {
+        connected: () => {
+          acknowledged = true;
+        },
+      },
+    });
+    clients.push(client);
+    await eventually(async () => acknowledged);
   });
 });

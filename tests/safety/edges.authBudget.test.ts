@@ -124,9 +124,11 @@ describe("failed-auth budget under concurrency", () => {
               { query: "{ currentTenantId }" },
               {
                 next: (value: any) => done(value.errors?.[0]?.extensions?.code ?? "DATA"),
+                // A refused key closes the socket at connection_init: 4403 "PTAUTH: …", 4429 "PTRATE: …".
                 error: (error: any) =>
                   done(
                     (Array.isArray(error) ? error[0] : error)?.extensions?.code ??
+                      /^(PT[A-Z]+):/.exec(String(error?.reason ?? ""))?.[1] ??
                       String(error?.message ?? error),
                   ),
                 complete: () => done("COMPLETE"),
