@@ -171,5 +171,10 @@ export function makeMidtransAdapter(options: MidtransAdapterOptions): GatewayAda
     };
   }
 
-  return { name: "midtrans", createPayment, getStatus };
+  async function confirmStatus(orderId: string): Promise<Record<string, unknown> | null> {
+    const status = await fetchStatus(orderId);
+    return status ? statusAsNotification(status) : null;
+  }
+
+  return { name: "midtrans", createPayment, getStatus, confirmStatus };
 }

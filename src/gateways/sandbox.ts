@@ -21,6 +21,7 @@ import {
   type ApiError,
   applyAction,
   midtransSnapError,
+  newXenditId,
   PENDING_STATUS,
   parseMidtransCreate,
   parseXenditCreate,
@@ -123,6 +124,13 @@ export interface SandboxControl {
     key: string,
     options?: SandboxActionOptions,
   ): Promise<SandboxActionResult>;
+  /**
+   * A second PENDING Xendit invoice for the same external_id and amount, as a
+   * gateway that made two (a retry without idempotency key) would: returns it.
+   */
+  duplicateInvoice(key: string): SandboxPayment;
+  /** Sets a gateway-native status (e.g. Midtrans "cancel") without a webhook: the status API then says it. */
+  setStatus(gateway: GatewayName, key: string, status: string): SandboxPayment;
   /** Xendit PAID → SETTLED, with a SETTLED callback (a sandbox extension: real Xendit only shows it in GET). */
   settle(key: string, options?: SandboxActionOptions): Promise<SandboxActionResult>;
   /** The signed webhook for the payment's current state, not sent: for replay and out-of-order tests. */
@@ -200,6 +208,8 @@ export function createSandboxRouter(options: SandboxOptions): {
   control: SandboxControl;
 } {
   const store = new Map<string, SandboxPayment>();
+  /** Xendit x-idempotency-key → invoice id: the same key answers with the same invoice. */
+  const idempotencyKeys = new Map<string, string>();
   let faults: { remaining: number; fault: SandboxFault }[] = [];
   let deliveries: SandboxDelivery[] = [];
   let calls: SandboxApiCall[] = [];
@@ -301,6 +311,11 @@ export function createSandboxRouter(options: SandboxOptions): {
       return errorReply(xenditError(400, "API_VALIDATION_ERROR", "Request body is not valid JSON"));
     const parsed = parseXenditCreate(body.value, new Date());
     if (!parsed.ok) return errorReply(parsed.error);
+    const idempotencyHeader = req.headers["x-idempotency-key"];
+    const idempotencyKey = typeof idempotencyHeader === "string" ? idempotencyHeader : null;
+    const earlier = idempotencyKey ? idempotencyKeys.get(idempotencyKey) : undefined;
+    const repeated = earlier ? all("xendit").find((p) => p.id === earlier) : undefined;
+    if (repeated) return json(200, xenditInvoice(repeated, checkoutUrl(repeated)));
     if (find("xendit", parsed.value.externalId)) {
       return errorReply(
         xenditError(
@@ -316,6 +331,7 @@ export function createSandboxRouter(options: SandboxOptions): {
       callbackUrl: typeof callbackHeader === "string" ? callbackHeader : null,
     };
     save(payment);
+    if (idempotencyKey) idempotencyKeys.set(idempotencyKey, payment.id);
     return json(200, xenditInvoice(payment, checkoutUrl(payment)));
   }
 
@@ -527,6 +543,29 @@ export function createSandboxRouter(options: SandboxOptions): {
     fail: (gateway, key, opts) => act(gateway, key, "fail", opts),
     expire: (gateway, key, opts) => act(gateway, key, "expire", opts),
     settle: (key, opts) => act("xendit", key, "settle", opts),
+    setStatus(gateway, key, status) {
+      const current = find(gateway, key);
+      if (!current) throw new Error(`No ${gateway} sandbox payment "${key}"`);
+      const next = { ...current, status, updatedAt: new Date().toISOString() };
+      save(next);
+      return { ...next };
+    },
+    duplicateInvoice(key) {
+      const original = find("xendit", key);
+      if (!original) throw new Error(`No xendit sandbox payment "${key}"`);
+      const at = new Date().toISOString();
+      const copy: SandboxPayment = {
+        ...original,
+        id: newXenditId(),
+        status: PENDING_STATUS.xendit,
+        paidMinor: null,
+        paidAt: null,
+        createdAt: at,
+        updatedAt: at,
+      };
+      save(copy);
+      return { ...copy };
+    },
     webhookFor(gateway, key) {
       const payment = find(gateway, key);
       if (!payment) throw new Error(`No ${gateway} sandbox payment "${key}"`);
@@ -540,6 +579,7 @@ export function createSandboxRouter(options: SandboxOptions): {
     apiCalls: () => [...calls],
     reset() {
       store.clear();
+      idempotencyKeys.clear();
       faults = [];
       deliveries = [];
       calls = [];

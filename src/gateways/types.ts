@@ -52,6 +52,16 @@ export interface GatewayAdapter {
     externalId: string,
     gatewayReference: string | null,
   ): Promise<GatewayStatusReport | null>;
+  /**
+   * The status API's record of one gateway payment, to confirm a notification:
+   * Xendit `GET /v2/invoices/{id}` (the invoice object), Midtrans
+   * `GET /v2/{order_id}/status` (the status response). null: the gateway knows
+   * no such payment (never charged).
+   */
+  confirmStatus(
+    externalId: string,
+    gatewayChargeId: string | null,
+  ): Promise<Record<string, unknown> | null>;
 }
 
 /** transient: network error, timeout, 5xx, 429 → retry with backoff. Otherwise permanent. */

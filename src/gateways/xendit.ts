@@ -84,6 +84,11 @@ export function xenditInvoiceBody(request: CreatePaymentRequest): string {
   return JSON.stringify(body);
 }
 
+/** The x-idempotency-key of an attempt's create call: one attempt, one invoice. */
+export function xenditIdempotencyKey(request: Pick<CreatePaymentRequest, "externalId">): string {
+  return `paytrust-invoice-${request.externalId}`;
+}
+
 /** An invoice in the shape of Xendit's invoice callback, so reconciliation takes the webhook path. */
 export function invoiceAsCallback(invoice: Invoice): Record<string, unknown> {
   const payload: Record<string, unknown> = {};
@@ -146,7 +151,8 @@ export function makeXenditAdapter(options: XenditAdapterOptions): GatewayAdapter
     const existing = pickInvoice(await findInvoices(request.externalId), null);
     if (existing) return reuse(existing);
 
-    const headers: Record<string, string> = {};
+    // Derived from the attempt: Xendit answers a repeated key with the invoice it made.
+    const headers: Record<string, string> = { "x-idempotency-key": xenditIdempotencyKey(request) };
     if (options.callbackUrl) headers["x-sandbox-callback-url"] = options.callbackUrl;
     const response = await requestJson({
       ...common,
@@ -197,5 +203,22 @@ export function makeXenditAdapter(options: XenditAdapterOptions): GatewayAdapter
     };
   }
 
-  return { name: "xendit", createPayment, getStatus };
+  async function confirmStatus(
+    externalId: string,
+    invoiceId: string | null,
+  ): Promise<Record<string, unknown> | null> {
+    if (!invoiceId) return pickInvoice(await findInvoices(externalId), null);
+    const url = `${base}/v2/invoices/${encodeURIComponent(invoiceId)}`;
+    const response = await requestJson({ ...common, method: "GET", url, allowStatuses: [404] });
+    if (response.status === 404) return null;
+    if (!isInvoice(response.body)) {
+      throw new GatewayError("Xendit GET /v2/invoices/{id}: unexpected response shape", {
+        transient: true,
+        status: response.status,
+      });
+    }
+    return response.body;
+  }
+
+  return { name: "xendit", createPayment, getStatus, confirmStatus };
 }

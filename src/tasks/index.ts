@@ -9,7 +9,7 @@ import { makeRefundTask } from "./gateway__refund.ts";
 import { maintenance__purge_audit_log } from "./maintenance__purge_audit_log.ts";
 import { maintenance__sweep_stalled } from "./maintenance__sweep_stalled.ts";
 import { makeDeliverWebhookTask } from "./webhook__deliver.ts";
-import { webhook__process } from "./webhook__process.ts";
+import { makeProcessWebhookTask } from "./webhook__process.ts";
 
 export function makeTaskList(deps: WorkerDeps): TaskList {
   const gateways = makeGateways({
@@ -37,7 +37,7 @@ export function makeTaskList(deps: WorkerDeps): TaskList {
       }),
       maxAttempts: deps.config.gatewayMaxAttempts,
     }),
-    webhook__process,
+    webhook__process: makeProcessWebhookTask({ gateways }),
     webhook__deliver: makeDeliverWebhookTask({
       policy: { allowPrivate: deps.config.webhookAllowPrivateUrls },
       timeoutMs: deps.config.webhookDeliveryTimeoutMs,

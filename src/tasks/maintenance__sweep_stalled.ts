@@ -1,6 +1,9 @@
 /**
  * Crash recovery: re-queues webhook events and gateway charges that a killed
- * worker left locked. See paytrust_private.sweep_stalled_work for the rule.
+ * worker left locked, and surfaces what exhausted jobs left (failed, so it is
+ * listed): see paytrust_private.sweep_stalled_work for the rule. Outbound
+ * webhook deliveries left locked are re-queued too
+ * (paytrust_private.sweep_stalled_webhook_deliveries).
  *
  * graphile-worker's cron cannot run more often than once a minute, and
  * recovery must take less than one: so each run schedules the next one
@@ -9,6 +12,7 @@
  * the chain's job down with it.
  */
 import type { Task } from "graphile-worker";
+import { WEBHOOK_CODES } from "./webhook__process.ts";
 
 export interface SweepPayload {
   stalledAfterSeconds?: number;
@@ -35,9 +39,22 @@ export const maintenance__sweep_stalled: Task = async (payload, helpers) => {
     "select * from paytrust_private.sweep_stalled_work(make_interval(secs => $1))",
     [seconds],
   );
+  for (const r of rows.filter((row) => row.kind.endsWith("_failed"))) {
+    helpers.logger.warn(
+      `${WEBHOOK_CODES.exhausted}: ${r.kind.replace(/_failed$/, "")} ${r.subject} failed: its job used every attempt`,
+    );
+  }
   if (rows.length) {
     helpers.logger.info(
-      `Re-queued ${rows.length} stalled item(s): ${rows.map((r) => `${r.kind} ${r.subject}`).join(", ")}`,
+      `Swept ${rows.length} stalled item(s): ${rows.map((r) => `${r.kind} ${r.subject}`).join(", ")}`,
     );
+  }
+  // Outbound deliveries a dead worker left locked (at least 2 minutes, see the SQL).
+  const { rows: deliveries } = await helpers.query<{ count: number }>(
+    "select paytrust_private.sweep_stalled_webhook_deliveries(make_interval(secs => $1)) as count",
+    [seconds],
+  );
+  if (deliveries[0]?.count) {
+    helpers.logger.info(`Re-queued ${deliveries[0].count} stalled outbound webhook delivery(ies)`);
   }
 };

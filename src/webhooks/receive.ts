@@ -54,6 +54,58 @@ export function isText(value: unknown, max = 300): value is string {
   return typeof value === "string" && value.length > 0 && value.length <= max;
 }
 
+/** Longest gateway ids PayTrust accepts (Xendit ids are 24 hex, order ids ≤ 50; external_id ≤ 255). */
+export const MAX_ID_LENGTH = 255;
+/** Longest event id stored (webhook_events.event_id allows 300). */
+export const MAX_EVENT_ID_LENGTH = 300;
+
+/** A 4xx for a notification PayTrust will never be able to apply: retrying it cannot help. */
+export function refuseBody(
+  res: Response,
+  gateway: GatewayName,
+  status: 400 | 422,
+  code: "PTBODY" | "PTWHM",
+  message: string,
+): void {
+  webhookCounter.inc({ gateway, outcome: "bad_request" });
+  sendError(res, status, code, message);
+}
+
+/** A JSON amount as gateways send it: a number or a decimal string. */
+export function isAmount(value: unknown): boolean {
+  if (typeof value === "number") return Number.isFinite(value) && value >= 0;
+  return typeof value === "string" && /^\d{1,18}(\.\d{1,4})?$/.test(value);
+}
+
+/** Stores a verified refund notification (paytrust_private.receive_refund_webhook). */
+export async function storeRefundEvent(
+  pool: pg.Pool,
+  res: Response,
+  event: { gateway: GatewayName; eventId: string; refundExternalId: string; rawBody: string },
+): Promise<void> {
+  try {
+    const { rows } = await pool.query(
+      "select * from paytrust_private.receive_refund_webhook($1, $2, $3, $4::jsonb)",
+      [event.gateway, event.eventId, event.refundExternalId, event.rawBody],
+    );
+    const row = rows[0];
+    webhookCounter.inc({
+      gateway: event.gateway,
+      outcome: row.duplicate ? "duplicate" : row.known_refund ? "accepted" : "unknown_transaction",
+    });
+    res
+      .status(200)
+      .json({ received: true, duplicate: row.duplicate, eventId: String(row.webhook_event_id) });
+  } catch (error: any) {
+    if (["22P02", "22023", "54000", "22P05", "22021", "22001", "23514"].includes(error?.code)) {
+      webhookCounter.inc({ gateway: event.gateway, outcome: "bad_request" });
+      return sendError(res, 400, "PTBODY", "Malformed webhook body");
+    }
+    webhookCounter.inc({ gateway: event.gateway, outcome: "error" });
+    sendError(res, 503, "PTUNAV", "Temporarily unable to store the webhook; retry later");
+  }
+}
+
 export async function storeEvent(
   pool: pg.Pool,
   res: Response,
@@ -81,8 +133,9 @@ export async function storeEvent(
       .status(200)
       .json({ received: true, duplicate: row.duplicate, eventId: String(row.webhook_event_id) });
   } catch (error: any) {
-    // Malformed JSON text, NUL characters, nesting too deep: the sender's fault, never retry.
-    if (["22P02", "22023", "54000", "22P05", "22021"].includes(error?.code)) {
+    // Malformed JSON text, NUL characters, nesting too deep, a field over a
+    // column's limit: the sender's fault, never retry (a 503 would be retried for ever).
+    if (["22P02", "22023", "54000", "22P05", "22021", "22001", "23514"].includes(error?.code)) {
       webhookCounter.inc({ gateway: event.gateway, outcome: "bad_request" });
       return sendError(res, 400, "PTBODY", "Malformed webhook body");
     }
