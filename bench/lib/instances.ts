@@ -110,7 +110,7 @@ async function createEndpoint(db: BenchDatabase, url: string): Promise<string> {
     await client.query("begin");
     await client.query(SET_CLAIMS_SQL, [tenantClaims(db.tenant)]);
     const { rows } = await client.query<{ id: string }>(
-      "select id from paytrust_public.create_webhook_endpoint($1, $2::text[])",
+      "select id from paytrust_hidden.create_webhook_endpoint($1, $2::text[])",
       [url, OUTBOUND_TYPES],
     );
     await client.query("commit");

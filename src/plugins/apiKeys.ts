@@ -167,7 +167,7 @@ export const ApiKeysPlugin = extendSchema((build) => {
             return mint(fieldArgs.getRaw("input"), (input) => {
               const { tenantId, name } = input as CreateInput;
               return {
-                sql: "paytrust_public.api_key_issue",
+                sql: "paytrust_hidden.api_key_issue",
                 args: [tenantId, name],
                 previousId: null,
               };
@@ -177,7 +177,7 @@ export const ApiKeysPlugin = extendSchema((build) => {
             return mint(fieldArgs.getRaw("input"), (input) => {
               const { id, graceSeconds } = input as RotateInput;
               return {
-                sql: "paytrust_public.api_key_rotate",
+                sql: "paytrust_hidden.api_key_rotate",
                 args: [id, graceSeconds ?? 0],
                 previousId: id,
               };

@@ -52,7 +52,7 @@ export const Iso20022Plugin = extendSchema((build) => {
   const { sql } = build;
   const isoData = ($invoice: any) =>
     $invoice.select(
-      sql`paytrust_public.invoices_iso20022_data(${$invoice.getClassStep().alias})`,
+      sql`paytrust_hidden.invoices_iso20022_data(${$invoice.getClassStep().alias})`,
       TYPES.jsonb,
     );
   return {

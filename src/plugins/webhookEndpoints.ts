@@ -159,13 +159,13 @@ export const WebhookEndpointsPlugin = extendSchema((build) => {
         plans: {
           createWebhookEndpoint(_, fieldArgs) {
             return save(fieldArgs.getRaw("input"), (input) => ({
-              text: "select id, secret from paytrust_public.create_webhook_endpoint($1, $2, $3)",
+              text: "select id, secret from paytrust_hidden.create_webhook_endpoint($1, $2, $3)",
               values: [input.url, input.eventTypes, input.description ?? null],
             }));
           },
           updateWebhookEndpoint(_, fieldArgs) {
             return save(fieldArgs.getRaw("input"), (input) => ({
-              text: "select (paytrust_public.update_webhook_endpoint($1, $2, $3, $4, $5)).id",
+              text: "select (paytrust_hidden.update_webhook_endpoint($1, $2, $3, $4, $5)).id",
               values: [
                 input.id,
                 input.url ?? null,
@@ -177,7 +177,7 @@ export const WebhookEndpointsPlugin = extendSchema((build) => {
           },
           rotateWebhookEndpointSecret(_, fieldArgs) {
             return save(fieldArgs.getRaw("input"), (input) => ({
-              text: "select $1::uuid as id, secret from paytrust_public.rotate_webhook_endpoint_secret($1, $2)",
+              text: "select $1::uuid as id, secret from paytrust_hidden.rotate_webhook_endpoint_secret($1, $2)",
               values: [input.id, input.graceSeconds ?? 86400],
             }));
           },

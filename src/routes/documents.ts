@@ -51,7 +51,7 @@ export function invoiceDocumentHandler(
       pgSettingsFor(req, deps.publicBaseUrl),
       async (client) => {
         const { rows } = await client.query(
-          "select paytrust_public.invoices_iso20022_data(i) as data from paytrust_public.invoices i where i.id = $1",
+          "select paytrust_hidden.invoices_iso20022_data(i) as data from paytrust_public.invoices i where i.id = $1",
           [id],
         );
         return (rows[0]?.data as Iso20022Invoice | undefined) ?? null;

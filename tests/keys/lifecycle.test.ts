@@ -294,7 +294,7 @@ describe("API key lifecycle over HTTP, on two app instances sharing the database
       await client.query("set local role paytrust_tenant");
       await assert.rejects(
         client.query(
-          "select paytrust_public.api_key_issue($1, 'x', 'abcdefghijkl', '$argon2id$x')",
+          "select paytrust_hidden.api_key_issue($1, 'x', 'abcdefghijkl', '$argon2id$x')",
           [tenantId],
         ),
         (error: any) => error.code === "42501",

@@ -2,7 +2,8 @@
  * The tenant isolation matrix, derived from the catalog so that a new table,
  * view or function without an isolation rule fails this test:
  *
- * - every table and view in paytrust_public and paytrust_reporting: tenant B
+ * - every table and view in paytrust_public, paytrust_hidden and
+ *   paytrust_reporting: tenant B
  *   (the tenant role with B's claims) sees none of A's rows and can update or
  *   delete none of them, column by column; tenants may INSERT nowhere;
  * - every function in those schemas: called by B with A's identifiers, the
@@ -25,7 +26,7 @@ import { asRole, createTenant, freshDatabase, type TestDatabase } from "../helpe
 import { createInvoice, eventually, getInvoice, startPayment } from "../helpers/payments.ts";
 import { http, type LoggedApp, startLoggedApp } from "./helpers.ts";
 
-const SCHEMAS = ["paytrust_public", "paytrust_reporting"];
+const SCHEMAS = ["paytrust_public", "paytrust_hidden", "paytrust_reporting"];
 const A_NAME = "Alpha Isolation Ltd";
 const A_CUSTOMER = {
   customerName: "Alpha Customer Sentinel",
@@ -79,12 +80,12 @@ const FUNCTION_CASES: Record<string, FunctionCase> = {
       sql: "select * from paytrust_public.api_key_audit_logs($1, $2, null, null, null)",
       args: (i) => [i.apiKeyId, i.tenantId],
     },
-  "paytrust_public.api_key_issue(uuid,text,text,text)": {
-    sql: "select paytrust_public.api_key_issue($1, 'x', 'abcdefghijkl', '$argon2id$v=19$m=1,t=1,p=1$x$y')",
+  "paytrust_hidden.api_key_issue(uuid,text,text,text)": {
+    sql: "select paytrust_hidden.api_key_issue($1, 'x', 'abcdefghijkl', '$argon2id$v=19$m=1,t=1,p=1$x$y')",
     args: (i) => [i.tenantId],
   },
-  "paytrust_public.api_key_rotate(uuid,integer,text,text)": {
-    sql: "select paytrust_public.api_key_rotate($1, 60, 'abcdefghijkl', '$argon2id$v=19$m=1,t=1,p=1$x$y')",
+  "paytrust_hidden.api_key_rotate(uuid,integer,text,text)": {
+    sql: "select paytrust_hidden.api_key_rotate($1, 60, 'abcdefghijkl', '$argon2id$v=19$m=1,t=1,p=1$x$y')",
     args: (i) => [i.apiKeyId],
   },
   "paytrust_public.cancel_invoice(uuid)": {
@@ -120,8 +121,8 @@ const FUNCTION_CASES: Record<string, FunctionCase> = {
     args: (i) => [i.invoiceId],
   },
   // Computed columns take a whole row: B forges one with A's ids (its own invoice's other fields).
-  "paytrust_public.invoices_iso20022_data(paytrust_public.invoices)": {
-    sql: "select paytrust_public.invoices_iso20022_data(jsonb_populate_record(null::paytrust_public.invoices, $1::jsonb))",
+  "paytrust_hidden.invoices_iso20022_data(paytrust_public.invoices)": {
+    sql: "select paytrust_hidden.invoices_iso20022_data(jsonb_populate_record(null::paytrust_public.invoices, $1::jsonb))",
     args: (i) => [
       JSON.stringify({ id: i.invoiceId, tenant_id: i.tenantId, number: 1, currency: "IDR" }),
     ],
@@ -148,7 +149,7 @@ const FUNCTION_CASES: Record<string, FunctionCase> = {
     sql: "select paytrust_public.invoices_reference(jsonb_populate_record(null::paytrust_public.invoices, $1::jsonb))",
     args: (i) => [JSON.stringify({ id: i.invoiceId, tenant_id: i.tenantId, number: 1 })],
   },
-  "paytrust_public.is_admin()": { sql: "select paytrust_public.is_admin()" },
+  "paytrust_hidden.is_admin()": { sql: "select paytrust_hidden.is_admin()" },
   "paytrust_public.line_tax(bigint,numeric)": { sql: "select paytrust_public.line_tax(1000, 11)" },
   "paytrust_public.max_amount()": { sql: "select paytrust_public.max_amount()" },
   "paytrust_public.retry_webhook(bigint)": {
@@ -167,6 +168,17 @@ const FUNCTION_CASES: Record<string, FunctionCase> = {
   },
   "paytrust_public.split_installments(bigint,bigint,bigint,numeric[])": {
     sql: "select * from paytrust_public.split_installments(1000, 110, 20, array[1, 1])",
+  },
+  "paytrust_hidden.create_webhook_endpoint(text,text[],text)": {
+    sql: "select id is not null as created from paytrust_hidden.create_webhook_endpoint('https://b.example.com/hook', array['invoice.paid'])",
+  },
+  "paytrust_hidden.update_webhook_endpoint(uuid,text,text[],boolean,text)": {
+    sql: "select (paytrust_hidden.update_webhook_endpoint($1, enabled => false)).id",
+    args: (i) => [i.invoiceId],
+  },
+  "paytrust_hidden.rotate_webhook_endpoint_secret(uuid,integer)": {
+    sql: "select secret is not null as rotated from paytrust_hidden.rotate_webhook_endpoint_secret($1)",
+    args: (i) => [i.invoiceId],
   },
   "paytrust_reporting.sees_all_tenants()": { sql: "select paytrust_reporting.sees_all_tenants()" },
   "paytrust_reporting.viewer_tenant_id()": { sql: "select paytrust_reporting.viewer_tenant_id()" },
