@@ -47,6 +47,11 @@ interface CacheEntry {
 
 export interface KeyVerifier {
   verify(apiKey: string): Promise<VerifiedKey | null>;
+  /**
+   * Synchronously: the key when it is cached, valid and unexpired (no promise,
+   * no database, no argon2); null means "ask check()" (not cached, or refused).
+   */
+  peek(apiKey: string): VerifiedKey | null;
   /** Like verify, with the reason for a refusal (audit log). */
   check(apiKey: string, options?: CheckOptions): Promise<Verification>;
   invalidate(prefix?: string): void;
@@ -157,6 +162,17 @@ export async function createKeyVerifier(
     return { ok: true, key };
   }
 
+  function peek(apiKey: string): VerifiedKey | null {
+    const parsed = parseApiKey(apiKey);
+    if (!parsed) return null;
+    const entry = cache.get(parsed.prefix);
+    const now = Date.now();
+    if (!entry || entry.cachedUntil <= now) return null;
+    if (!timingSafeEqual(entry.digest, digestOf(parsed.secret))) return null;
+    const { key } = entry;
+    return key.expiresAt !== null && key.expiresAt <= now ? null : key;
+  }
+
   async function check(apiKey: string, options: CheckOptions = {}): Promise<Verification> {
     const parsed = parseApiKey(apiKey);
     if (!parsed) return { key: null, reason: "malformed" };
@@ -207,6 +223,7 @@ export async function createKeyVerifier(
 
   return {
     check,
+    peek,
     async verify(apiKey) {
       return (await check(apiKey)).key;
     },

@@ -3,6 +3,7 @@
  * 401 JSON error before anything is executed.
  */
 import type { NextFunction, Request, Response } from "express";
+import { sendError } from "../http/errors.ts";
 import type { FailureReason, KeyVerifier, VerifiedKey } from "./keyVerifier.ts";
 import type { AuthBudget } from "./rateLimit.ts";
 
@@ -12,10 +13,6 @@ declare global {
       apiKey?: VerifiedKey;
     }
   }
-}
-
-export function sendError(res: Response, status: number, code: string, message: string): void {
-  res.status(status).json({ errors: [{ message, extensions: { code } }] });
 }
 
 /** What is known about a refused attempt: never the secret. */
@@ -44,49 +41,67 @@ export interface AuthOptions {
   optional?: (req: Request) => boolean;
 }
 
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
+
 export function authenticate(options: AuthOptions) {
-  return async (req: Request, res: Response, next: NextFunction) => {
+  // A cached valid key (the common case) passes synchronously: no promise, no await.
+  return (req: Request, res: Response, next: NextFunction) => {
     if (options.optional?.(req)) return next();
-    const { budget } = options;
     const header = req.headers.authorization;
-    const match = typeof header === "string" ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    if (!match) {
-      if (budget && !(await budget.take(req))) return budget.refuse(req, res);
-      await options.onFailure?.(req, { reason: "missing" });
-      return sendError(res, 401, "PTAUTH", "Missing API key: send Authorization: Bearer <api key>");
+    const match = typeof header === "string" ? BEARER.exec(header) : null;
+    const cached = match ? options.verifier.peek(match[1]) : null;
+    if (cached) {
+      req.apiKey = cached;
+      return next();
     }
-    let refund: (() => void) | null = null;
-    const reserve = budget
-      ? async () => {
-          refund = await budget.take(req);
-          return refund !== null;
-        }
-      : undefined;
-    let result: Awaited<ReturnType<KeyVerifier["check"]>>;
-    try {
-      result = await options.verifier.check(match[1], { reserve });
-    } catch {
-      (refund as (() => void) | null)?.();
-      return sendError(
-        res,
-        503,
-        "PTUNAV",
-        "Authentication is temporarily unavailable; retry shortly",
-      );
-    }
-    if (result.reason === "throttled") return budget?.refuse(req, res);
-    if (!result.key) {
-      // No point reserved for this request yet: take one now, or refuse with 429.
-      if (budget && refund === null && !(await budget.take(req))) return budget.refuse(req, res);
-      const { reason, prefix, keyId, tenantId } = result;
-      await options.onFailure?.(req, { reason, prefix, keyId, tenantId });
-      // One message for every reason: a client learns nothing about the key.
-      return sendError(res, 401, "PTAUTH", "Invalid, expired or revoked API key");
-    }
-    (refund as (() => void) | null)?.();
-    req.apiKey = result.key;
-    next();
+    return verifyAsync(options, req, res, next, match);
   };
+}
+
+async function verifyAsync(
+  options: AuthOptions,
+  req: Request,
+  res: Response,
+  next: NextFunction,
+  match: RegExpExecArray | null,
+) {
+  const { budget } = options;
+  if (!match) {
+    if (budget && !(await budget.take(req))) return budget.refuse(req, res);
+    await options.onFailure?.(req, { reason: "missing" });
+    return sendError(res, 401, "PTAUTH", "Missing API key: send Authorization: Bearer <api key>");
+  }
+  let refund: (() => void) | null = null;
+  const reserve = budget
+    ? async () => {
+        refund = await budget.take(req);
+        return refund !== null;
+      }
+    : undefined;
+  let result: Awaited<ReturnType<KeyVerifier["check"]>>;
+  try {
+    result = await options.verifier.check(match[1], { reserve });
+  } catch {
+    (refund as (() => void) | null)?.();
+    return sendError(
+      res,
+      503,
+      "PTUNAV",
+      "Authentication is temporarily unavailable; retry shortly",
+    );
+  }
+  if (result.reason === "throttled") return budget?.refuse(req, res);
+  if (!result.key) {
+    // No point reserved for this request yet: take one now, or refuse with 429.
+    if (budget && refund === null && !(await budget.take(req))) return budget.refuse(req, res);
+    const { reason, prefix, keyId, tenantId } = result;
+    await options.onFailure?.(req, { reason, prefix, keyId, tenantId });
+    // One message for every reason: a client learns nothing about the key.
+    return sendError(res, 401, "PTAUTH", "Invalid, expired or revoked API key");
+  }
+  (refund as (() => void) | null)?.();
+  req.apiKey = result.key;
+  next();
 }
 
 /** Admin-only routes. */

@@ -24,12 +24,18 @@
  * limits on its own and nothing crashes. Payments keep flowing (failing closed
  * would turn a cache outage into a payment outage), and abuse stays bounded:
  * at most N instances x the limit. When Redis is back, shared counting resumes.
+ *
+ * In memory (no REDIS_URL) every check is synchronous: the fixed windows live
+ * in one Map (same semantics as rate-limiter-flexible's memory store: a window
+ * opens at the first point and lasts a minute; refused points still count), so
+ * a request passes the brute-force guard and the per-key limit without a
+ * promise or a timer.
  */
 import type { NextFunction, Request, Response } from "express";
 import { Redis } from "ioredis";
 import type { RateLimiterAbstract } from "rate-limiter-flexible";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
-import { sendError } from "./middleware.ts";
+import { sendError } from "../http/errors.ts";
 
 export const DEFAULT_FAILED_AUTH_PER_MINUTE = 30;
 
@@ -100,7 +106,130 @@ export function parseRedisUrl(redisUrl: string): { url: string; keyPrefix?: stri
 
 const ipOf = (req: Request) => req.ip ?? req.socket.remoteAddress ?? "unknown";
 
+/** Fixed one-minute windows in one Map, synchronous (the in-memory store). */
+class MemoryWindows {
+  private windows = new Map<string, { consumed: number; resetAt: number }>();
+  private sweeper = setInterval(() => this.sweep(), WINDOW_SECONDS * 1000);
+
+  constructor() {
+    this.sweeper.unref();
+  }
+
+  /** Takes a point (refused points count too); the result as rate-limiter-flexible reports it. */
+  consume(id: string, points: number): { allowed: boolean; result: RateLimiterRes } {
+    const now = Date.now();
+    let window = this.windows.get(id);
+    if (!window || window.resetAt <= now) {
+      window = { consumed: 0, resetAt: now + WINDOW_SECONDS * 1000 };
+      this.windows.set(id, window);
+    }
+    window.consumed += 1;
+    const result = new RateLimiterRes(
+      Math.max(0, points - window.consumed),
+      window.resetAt - now,
+      window.consumed,
+    );
+    return { allowed: window.consumed <= points, result };
+  }
+
+  get(id: string, points: number): RateLimiterRes | null {
+    const now = Date.now();
+    const window = this.windows.get(id);
+    if (!window || window.resetAt <= now) return null;
+    return new RateLimiterRes(
+      Math.max(0, points - window.consumed),
+      window.resetAt - now,
+      window.consumed,
+    );
+  }
+
+  reward(id: string): void {
+    const window = this.windows.get(id);
+    if (window && window.resetAt > Date.now()) window.consumed -= 1;
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [id, window] of this.windows) if (window.resetAt <= now) this.windows.delete(id);
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+    this.windows.clear();
+  }
+}
+
+/** The in-memory limits: the same contract as the Redis ones, every check synchronous. */
+function memoryRateLimits(options: RateLimitOptions): RateLimits {
+  const windows = new MemoryWindows();
+  const failedAuthPoints = options.failedAuthPerMinute ?? DEFAULT_FAILED_AUTH_PER_MINUTE;
+  const authFailId = (ip: string) => `authfail:${failedAuthPoints}:${ip}`;
+  const check = (res: Response, name: string, points: number, key: string): boolean => {
+    const { allowed, result } = windows.consume(`${name}:${points}:${key}`, points);
+    if (!allowed) {
+      refuse(res, points, result);
+      return false;
+    }
+    setHeaders(res, points, result);
+    return true;
+  };
+  const takeIp = (ip: string): (() => void) | null => {
+    const id = authFailId(ip);
+    if (!windows.consume(id, failedAuthPoints).allowed) return null;
+    let refunded = false;
+    return () => {
+      if (refunded) return;
+      refunded = true;
+      windows.reward(id);
+    };
+  };
+  return {
+    perKey(req, res, next) {
+      const key = req.apiKey;
+      if (!key) return next();
+      if (check(res, "key", key.rateLimitPerMinute ?? options.defaultPerMinute, key.id)) next();
+    },
+    perIpFailedAuth(req) {
+      return Promise.resolve(windows.consume(authFailId(ipOf(req)), failedAuthPoints).allowed);
+    },
+    bruteForceGuard(req, res, next) {
+      const result = windows.get(authFailId(ipOf(req)), failedAuthPoints);
+      if (result && result.consumedPoints >= failedAuthPoints)
+        return refuse(res, failedAuthPoints, result);
+      next();
+    },
+    failedAuth: {
+      take(req) {
+        return Promise.resolve(takeIp(ipOf(req)));
+      },
+      takeIp(ip) {
+        return Promise.resolve(takeIp(ip));
+      },
+      refuse(req, res) {
+        const result = windows.get(authFailId(ipOf(req)), failedAuthPoints);
+        refuse(
+          res,
+          failedAuthPoints,
+          result ?? new RateLimiterRes(0, WINDOW_SECONDS * 1000, failedAuthPoints),
+        );
+        return Promise.resolve();
+      },
+    },
+    publicPages(req, res, next) {
+      if (check(res, "public", options.publicPerMinute ?? 600, ipOf(req))) next();
+    },
+    webhooks(req, res, next) {
+      if (check(res, "webhook", options.webhookPerMinute, ipOf(req))) next();
+    },
+    store: "memory",
+    async close() {
+      windows.close();
+    },
+  };
+}
+
 export function createRateLimits(options: RateLimitOptions): RateLimits {
+  if (!options.redisUrl) return memoryRateLimits(options);
   const redisTarget = options.redisUrl ? parseRedisUrl(options.redisUrl) : null;
   const redis = redisTarget
     ? new Redis(redisTarget.url, {
