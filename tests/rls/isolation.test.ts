@@ -513,7 +513,22 @@ describe("tenant isolation", () => {
       }
     });
 
-    it("the GraphQL schema never exposes secretHash or idempotencyHash", async () => {
+    /**
+     * The one place "secret" may appear: the signing secret of an outbound
+     * webhook endpoint, shown once in the payloads of the two mutations that
+     * make one (docs/webhooks.md), and the mutation that rotates it. Any other
+     * field, argument, input field or enum value named like a secret or a hash
+     * is a leak.
+     */
+    const SHOWN_ONCE = new Set([
+      "CreateWebhookEndpointPayload.secret",
+      "RotateWebhookEndpointSecretPayload.secret",
+      "RotateWebhookEndpointSecretInput",
+      "RotateWebhookEndpointSecretPayload",
+      "Mutation.rotateWebhookEndpointSecret",
+    ]);
+
+    it("the GraphQL schema never exposes secretHash or idempotencyHash (only the shown-once webhook secret)", async () => {
       const query = `{ __schema { types {
         name
         fields(includeDeprecated: true) { name args { name } }
@@ -524,23 +539,96 @@ describe("tenant isolation", () => {
         const res = await app.gql(query, {}, key);
         // JSON.stringify(res.body.errors)
         expect(res.body.errors).toBe(undefined);
+        // Qualified names: Type, Type.field, Type.field(arg), Input.field, Enum.VALUE.
         const names: string[] = [];
         for (const t of res.body.data.__schema.types) {
           names.push(t.name);
-          for (const f of t.fields ?? []) names.push(f.name, ...f.args.map((x: any) => x.name));
-          for (const f of t.inputFields ?? []) names.push(f.name);
-          for (const v of t.enumValues ?? []) names.push(v.name);
+          for (const f of t.fields ?? [])
+            names.push(
+              `${t.name}.${f.name}`,
+              ...f.args.map((x: any) => `${t.name}.${f.name}(${x.name})`),
+            );
+          for (const f of t.inputFields ?? []) names.push(`${t.name}.${f.name}`);
+          for (const v of t.enumValues ?? []) names.push(`${t.name}.${v.name}`);
         }
-        const bad = names.filter((n) => /secret|hash/i.test(n));
+        const last = (n: string) => n.replace(/\)$/, "").split(/[.(]/).pop()!;
+        const bad = names.filter(
+          (n) => /hash/i.test(last(n)) || (/secret/i.test(last(n)) && !SHOWN_ONCE.has(n)),
+        );
         // no secret or hash anywhere in the schema
         expect(bad).toEqual([]);
-        const apiKey = res.body.data.__schema.types.find((t: any) => t.name === "ApiKey");
+        // the exceptions are real (so this list cannot silently outgrow the schema)
+        for (const n of SHOWN_ONCE) expect(names).toContain(n);
+        const type = (name: string) =>
+          res.body.data.__schema.types.find((t: any) => t.name === name);
+        const apiKey = type("ApiKey");
         // ApiKey type exists
         expect(apiKey).toBeTruthy();
         expect(
           apiKey.fields.map((f: any) => f.name).filter((n: string) => /secret|hash/i.test(n)),
         ).toEqual([]);
+        // the endpoint itself carries no secret: it is in the payloads only
+        expect(
+          type("WebhookEndpoint")
+            .fields.map((f: any) => f.name)
+            .filter((n: string) => /secret|hash/i.test(n)),
+        ).toEqual([]);
       }
+    });
+
+    it("a webhook secret shown once cannot be read back: not in any field, audit row or other tenant's view", async () => {
+      const created = await app.gql(
+        `mutation { createWebhookEndpoint(input: {url: "http://127.0.0.1:9/hook", eventTypes: ["invoice.paid"]}) {
+           webhookEndpoint { id } secret } }`,
+        {},
+        a.apiKey,
+      );
+      // JSON.stringify(created.body.errors)
+      expect(created.body.errors).toBe(undefined);
+      const { secret, webhookEndpoint } = created.body.data.createWebhookEndpoint;
+      expect(secret).toMatch(/^whsec_[0-9a-f]{64}$/);
+      const rotated = await app.gql(
+        `mutation($id: UUID!) { rotateWebhookEndpointSecret(input: {id: $id}) { secret } }`,
+        { id: webhookEndpoint.id },
+        a.apiKey,
+      );
+      const next = rotated.body.data.rotateWebhookEndpointSecret.secret;
+      expect(next).toMatch(/^whsec_[0-9a-f]{64}$/);
+      expect(next).not.toBe(secret);
+      // Every scalar field of the endpoint (whatever fields exist now), and its deliveries.
+      const fields = await app.gql(
+        `{ __type(name: "WebhookEndpoint") { fields { name args { name } type { kind ofType { kind ofType { kind } } } } } }`,
+        {},
+        a.apiKey,
+      );
+      const leaf = (t: any): string => (t.ofType ? leaf(t.ofType) : t.kind);
+      const scalars = fields.body.data.__type.fields
+        .filter((f: any) => f.args.length === 0 && ["SCALAR", "ENUM"].includes(leaf(f.type)))
+        .map((f: any) => f.name)
+        .join(" ");
+      for (const key of [a.apiKey, b.apiKey]) {
+        const read = await app.gql(
+          `{ webhookEndpoints { nodes { ${scalars} } } webhookDeliveries { nodes { id } } }`,
+          {},
+          key,
+        );
+        // JSON.stringify(read.body.errors)
+        expect(read.body.errors).toBe(undefined);
+        const text = JSON.stringify(read.body);
+        for (const s of [secret, next]) expect(text.includes(s)).toBe(false);
+        if (key === b.apiKey) expect(text.includes(webhookEndpoint.id)).toBe(false);
+        else expect(text.includes(webhookEndpoint.id)).toBe(true);
+      }
+      // Audited without the secret.
+      const { rows } = await db.pool.query(
+        `select count(*)::int as audited,
+                count(*) filter (where to_jsonb(e)::text like '%' || $2 || '%'
+                                    or to_jsonb(e)::text like '%' || $3 || '%')::int as leaking
+           from paytrust_public.audit_events e where e.subject_id = $1`,
+        [webhookEndpoint.id, secret.slice(6), next.slice(6)],
+      );
+      expect(rows[0].audited).toBeGreaterThanOrEqual(2);
+      expect(rows[0].leaking).toBe(0);
     });
   });
 
