@@ -39,14 +39,16 @@ export const maintenance__sweep_stalled: Task = async (payload, helpers) => {
     "select * from paytrust_private.sweep_stalled_work(make_interval(secs => $1))",
     [seconds],
   );
-  for (const r of rows.filter((row) => row.kind.endsWith("_failed"))) {
+  const failed = rows.filter((row) => row.kind.endsWith("_failed"));
+  const requeued = rows.filter((row) => !row.kind.endsWith("_failed"));
+  for (const r of failed) {
     helpers.logger.warn(
       `${WEBHOOK_CODES.exhausted}: ${r.kind.replace(/_failed$/, "")} ${r.subject} failed: its job used every attempt`,
     );
   }
-  if (rows.length) {
+  if (requeued.length) {
     helpers.logger.info(
-      `Swept ${rows.length} stalled item(s): ${rows.map((r) => `${r.kind} ${r.subject}`).join(", ")}`,
+      `Re-queued ${requeued.length} stalled item(s): ${requeued.map((r) => `${r.kind} ${r.subject}`).join(", ")}`,
     );
   }
   // Outbound deliveries a dead worker left locked (at least 2 minutes, see the SQL).

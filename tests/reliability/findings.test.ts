@@ -103,6 +103,7 @@ describe("findings (fail until fixed)", () => {
       transaction_status: "settlement",
       transaction_id: "mt-cross-gateway",
       fraud_status: "accept",
+      currency: "IDR",
       signature_key: midtransSignature(tx.externalId, "200", gross, "SB-Mid-server-sandbox"),
     };
     const res = await http(`${app.url}/webhooks/midtrans`, {
