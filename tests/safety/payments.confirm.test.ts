@@ -271,4 +271,93 @@ describe("payments are confirmed through the gateway's status API", () => {
     await settledEvents(tx.id, 3);
     expect((await state(invoice.id, tx.id)).amount_paid).toBe(String(BigInt(tx.amount) * 2n));
   });
+
+  const REFUND = `mutation($input: RefundPaymentInput!) { refundPayment(input: $input) { refund { id status } } }`;
+  const refundRow = async (id: string) =>
+    (
+      await db.pool.query(
+        "select status, external_id, gateway_reference from paytrust_public.refunds where id = $1",
+        [id],
+      )
+    ).rows[0];
+
+  it("a Xendit refund callback is confirmed through the refund API before the refund succeeds", async () => {
+    const invoice = await createInvoice(app, key, { currency: "IDR", gateway: "xendit" });
+    const tx = await startPayment(app, key, invoice.id);
+    await sandbox().pay("xendit", tx.externalId);
+    await eventually(async () => (await state(invoice.id, tx.id)).invoice_status === "paid");
+    sandbox().refunds.nextXenditOutcome("PENDING");
+    const res = await app.gql(
+      REFUND,
+      { input: { paymentTransactionId: tx.id, amount: "1000", reason: "REQUESTED_BY_CUSTOMER" } },
+      key,
+    );
+    expect(res.body.errors).toBe(undefined);
+    const refundId = res.body.data.refundPayment.refund.id;
+    const pending = await eventually(async () => {
+      const r = await refundRow(refundId);
+      return r.gateway_reference ? r : null;
+    });
+    const callback = (status: string) => ({
+      event: `refund.${status.toLowerCase()}`,
+      business_id: "5f0000000000000000000001",
+      created: new Date().toISOString(),
+      data: {
+        id: pending.gateway_reference,
+        reference_id: pending.external_id,
+        invoice_id: tx.gatewayReference,
+        status,
+        amount: 1000,
+        currency: "IDR",
+      },
+    });
+    const checks = () =>
+      sandbox()
+        .apiCalls()
+        .filter(
+          (c) => c.method === "GET" && c.path === `/xendit/refunds/${pending.gateway_reference}`,
+        ).length;
+    const before = checks();
+    // A SUCCEEDED callback while Xendit still says PENDING: stored, checked, nothing moves.
+    const early = await post("/webhooks/xendit", callback("SUCCEEDED"), {
+      "x-callback-token": XENDIT_TOKEN,
+      "webhook-id": "refund-early",
+    });
+    expect(early.status).toBe(200);
+    await eventually(async () => checks() > before);
+    expect((await refundRow(refundId)).status).toBe("pending");
+    const { rows } = await db.pool.query(
+      "select status, outcome from paytrust_public.webhook_events where event_id = 'refund-early'",
+    );
+    expect(rows[0].status).toBe("processed");
+    expect(rows[0].outcome).toMatch(/re-checked through the gateway's refund API/);
+    // Xendit completes it; its callback makes PayTrust confirm and apply it.
+    sandbox().refunds.completeXendit(pending.gateway_reference, "SUCCEEDED");
+    const later = await post("/webhooks/xendit", callback("SUCCEEDED"), {
+      "x-callback-token": XENDIT_TOKEN,
+      "webhook-id": "refund-later",
+    });
+    expect(later.status).toBe(200);
+    await eventually(async () => (await refundRow(refundId)).status === "succeeded");
+  });
+
+  it("a signed Midtrans refund notification the status API does not confirm marks nothing refunded", async () => {
+    const invoice = await createInvoice(app, key, { currency: "IDR", gateway: "midtrans" });
+    const tx = await startPayment(app, key, invoice.id);
+    await sandbox().pay("midtrans", tx.externalId);
+    await eventually(async () => (await state(invoice.id, tx.id)).invoice_status === "paid");
+    const gross = `${tx.amount}.00`;
+    const res = await post(
+      "/webhooks/midtrans",
+      midtransNote(tx.externalId, "refund", "200", gross),
+    );
+    expect(res.status).toBe(200);
+    const rows = await settledEvents(tx.id, 2);
+    expect(rows.at(-1).outcome).toMatch(
+      /^contradicted: notification says refunded; the gateway says settlement/,
+    );
+    const after = await state(invoice.id, tx.id);
+    expect(after.tx_status).toBe("settled");
+    expect(after.invoice_status).toBe("paid");
+  });
 });
