@@ -4,7 +4,6 @@
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
-import helmet from "helmet";
 import type pg from "pg";
 import { postgraphile } from "postgraphile";
 import { grafserv } from "postgraphile/grafserv/express/v4";
@@ -21,6 +20,7 @@ import { makePreset } from "./plugins/preset.ts";
 import { DEFAULT_QUERY_LIMITS, type QueryLimits, queryLimits } from "./plugins/queryLimits.ts";
 import { attachWebsockets, type WebsocketAuth } from "./plugins/subscriptions.ts";
 import { concurrencyGate, type Gate } from "./routes/gate.ts";
+import { securityHeaders } from "./routes/securityHeaders.ts";
 
 export interface AppDeps {
   config: Config;
@@ -96,8 +96,9 @@ export async function startApp(
   app.disable("x-powered-by");
   // req.ip (per-IP limits, audit rows) comes from X-Forwarded-For only through trusted proxies.
   app.set("trust proxy", config.trustProxy);
+  // helmet's headers, precomputed once and set in one call per response.
   app.use(
-    helmet({
+    securityHeaders({
       // GraphiQL (Ruru) and the sandbox checkout page use inline scripts.
       contentSecurityPolicy: false,
       crossOriginEmbedderPolicy: false,
