@@ -2,12 +2,14 @@
  * paytrust CLI: start | serve | worker | migrate | create-tenant NAME --json |
  * create-admin-key --json | create-analyst NAME. Errors print a code and exit non-zero.
  */
+import { format } from "node:util";
 import pg from "pg";
 import { issueApiKey } from "./auth/apiKeys.ts";
-import { ConfigError, loadConfig } from "./config.ts";
+import { type Config, ConfigError, loadConfig } from "./config.ts";
 import { AnalystError, createAnalyst } from "./db/analyst.ts";
 import { migrateDatabase } from "./db/bootstrap.ts";
 import { type DatabaseUrls, resolveDatabase } from "./db/connection.ts";
+import { createLogger, isPretty, type Logger, lineLog } from "./logger.ts";
 import { startRuntime } from "./runtime.ts";
 
 const USAGE = `Usage: paytrust <command>
@@ -23,7 +25,20 @@ class UsageError extends Error {
   code = "PTUSAGE";
 }
 
-const log = (line: string) => console.error(line);
+/**
+ * The process's logger. One-shot commands log to stderr (their stdout is the
+ * command's output, e.g. create-tenant --json); start/serve/worker log to stdout.
+ */
+function processLogger(config: Config, destination: NodeJS.WriteStream): Logger {
+  return createLogger({ level: config.logLevel, format: config.logFormat, destination });
+}
+
+/** Libraries' console.error / console.warn (grafserv, pg) become log lines too. */
+function routeConsole(logger: Logger): void {
+  const log = logger.child({ component: "console" });
+  console.error = (...args: unknown[]) => log.error(format(...args));
+  console.warn = (...args: unknown[]) => log.warn(format(...args));
+}
 
 /**
  * Runs fn against the migrated database (embedded or DATABASE_URL), then stops
@@ -35,7 +50,8 @@ async function withMigratedDatabase<T>(
   options: { migrate?: boolean } = {},
 ): Promise<T> {
   const config = loadConfig();
-  const db = await resolveDatabase(config, { log });
+  const logger = processLogger(config, process.stderr);
+  const db = await resolveDatabase(config, { log: lineLog(logger, "database") });
   try {
     if (options.migrate ?? config.migrateOnStart)
       await migrateDatabase({
@@ -43,7 +59,7 @@ async function withMigratedDatabase<T>(
         rootUrl: db.rootUrl,
         authenticatorPassword: db.authenticatorPassword,
         includeCurrent: config.applyCurrentMigration,
-        quiet: true,
+        logger,
       });
     return await fn(db);
   } finally {
@@ -69,27 +85,41 @@ function print(json: boolean, value: Record<string, string>, human: string) {
 
 async function runServer(kind: "start" | "serve" | "worker") {
   const config = loadConfig();
+  const logger = processLogger(config, process.stdout);
+  const log = logger.child({ component: "cli" });
+  routeConsole(logger);
   const runtime = await startRuntime({
     config,
     serve: kind !== "worker",
     work: kind !== "serve",
     migrate: config.migrateOnStart,
-    log,
+    logger,
   });
+  // In a terminal the banner is printed for the person who ran `npm start`; otherwise one JSON line.
+  const human = isPretty(config.logFormat, process.stdout);
   if (runtime.app) {
     const url = runtime.app.url;
-    console.log(`PayTrust is running at ${url}`);
-    if (config.isDev) console.log(`  GraphiQL:  ${url}/graphiql`);
-    console.log(`  GraphQL:   ${url}/graphql   (Authorization: Bearer <api key>)`);
-    if (config.gatewayMode === "sandbox") console.log(`  Sandbox gateways: ${url}/sandbox`);
-    console.log(`  Get a key: npx paytrust create-tenant "My shop" --json`);
+    const urls = {
+      url,
+      graphql: `${url}/graphql`,
+      ...(config.isDev ? { graphiql: `${url}/graphiql` } : {}),
+      ...(config.gatewayMode === "sandbox" ? { sandbox: `${url}/sandbox` } : {}),
+    };
+    if (human) {
+      const lines = [`PayTrust is running at ${url}`];
+      if (urls.graphiql) lines.push(`  GraphiQL:  ${urls.graphiql}`);
+      lines.push(`  GraphQL:   ${urls.graphql}   (Authorization: Bearer <api key>)`);
+      if (urls.sandbox) lines.push(`  Sandbox gateways: ${urls.sandbox}`);
+      lines.push(`  Get a key: npx paytrust create-tenant "My shop" --json`);
+      process.stdout.write(`${lines.join("\n")}\n`);
+    } else log.info(urls, "PayTrust is running");
   }
-  if (runtime.worker) console.log("Worker running.");
+  if (runtime.worker) log.info("Worker running");
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`\n${signal}: shutting down…`);
+    log.info({ signal }, "Shutting down");
     await runtime.stop();
     process.exit(0);
   };
@@ -182,7 +212,8 @@ if (isEntry) {
       error instanceof ConfigError || error instanceof UsageError || error instanceof AnalystError
         ? error.code
         : (error.code ?? "PTFATAL");
-    console.error(`paytrust: [${code}] ${error.message}`);
+    // One plain line for the person at the terminal (not a log line; console may be routed).
+    process.stderr.write(`paytrust: [${code}] ${error.message}\n`);
     process.exit(error instanceof UsageError ? 64 : 1);
   });
 }

@@ -4,6 +4,7 @@
  */
 import { isIP } from "node:net";
 import { resolve } from "node:path";
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./logger.ts";
 
 export type GatewayMode = "sandbox" | "live";
 
@@ -86,6 +87,10 @@ export interface Config {
   publicRateLimitPerMinute: number;
   /** Database connections the public pages may hold at once (the rest serve webhooks and the worker). */
   publicDbConcurrency: number;
+  /** PAYTRUST_LOG_LEVEL: fatal | error | warn | info (default) | debug | trace | silent. */
+  logLevel: LogLevel;
+  /** PAYTRUST_LOG_FORMAT: json | pretty | auto (default: pretty in a terminal, JSON otherwise). */
+  logFormat: LogFormat;
 }
 
 export class ConfigError extends Error {
@@ -105,6 +110,20 @@ function integer(
   const value = Number(raw);
   if (value < min || value > max)
     throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function oneOf<T extends string>(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  values: readonly T[],
+  fallback: T,
+): T {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = raw.trim().toLowerCase() as T;
+  if (!values.includes(value))
+    throw new ConfigError(`${name} must be one of ${values.join(", ")}; got "${raw}"`);
   return value;
 }
 
@@ -255,6 +274,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       100_000_000,
     ),
     publicDbConcurrency: integer(env, "PAYTRUST_PUBLIC_DB_CONCURRENCY", 2, 1, 100),
+    logLevel: oneOf(env, "PAYTRUST_LOG_LEVEL", LOG_LEVELS, "info"),
+    logFormat: oneOf(env, "PAYTRUST_LOG_FORMAT", LOG_FORMATS, "auto"),
   };
   if (production && config.applyCurrentMigration)
     throw new ConfigError(

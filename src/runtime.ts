@@ -12,6 +12,7 @@ import { migrateDatabase, withDatabase } from "./db/bootstrap.ts";
 import { type DatabaseUrls, makePool, resolveDatabase, runtimeUrlOf } from "./db/connection.ts";
 import { RequestClient } from "./db/requestClient.ts";
 import type { SandboxControl } from "./gateways/sandbox.ts";
+import { createLogger, type Logger, lineLog, lineSink } from "./logger.ts";
 import { mountRoutes } from "./routes/index.ts";
 import { type RunningApp, startApp } from "./server.ts";
 import { startWorker } from "./worker.ts";
@@ -23,6 +24,9 @@ export interface RuntimeOptions {
   migrate: boolean;
   /** Pre-resolved database (tests); otherwise resolved from config. */
   database?: DatabaseUrls;
+  /** The process's logger (src/logger.ts); default: one from config (PAYTRUST_LOG_*) on stdout. */
+  logger?: Logger;
+  /** Without `logger`: receives each log line (JSON) instead of stdout. */
   log?: (line: string) => void;
 }
 
@@ -42,8 +46,16 @@ export interface Runtime {
 
 export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { config } = options;
-  const log = options.log ?? ((line: string) => console.log(line));
-  const db = options.database ?? (await resolveDatabase(config, { log }));
+  const logger =
+    options.logger ??
+    createLogger({
+      level: config.logLevel,
+      format: options.log ? "json" : config.logFormat,
+      destination: options.log ? lineSink(options.log) : undefined,
+    });
+  // Modules that log free text (rate limits, webhooks, embedded PostgreSQL) get a line adapter.
+  const db =
+    options.database ?? (await resolveDatabase(config, { log: lineLog(logger, "database") }));
   const cleanups: Array<() => Promise<unknown>> = [];
   const stop = async () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
@@ -56,7 +68,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         rootUrl: db.rootUrl,
         authenticatorPassword: db.authenticatorPassword,
         includeCurrent: config.applyCurrentMigration,
-        quiet: true,
+        logger,
       });
     }
     // Least privilege: nothing at run time connects as the owner.
@@ -92,7 +104,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         webhookPerMinute: config.webhookRateLimitPerMinute,
         publicPerMinute: config.publicRateLimitPerMinute,
         failedAuthPerMinute: config.authFailuresPerMinute,
-        log,
+        log: lineLog(logger, "rate-limit"),
       });
       cleanups.push(() => rateLimits.close());
       const { sandboxControl, ...routes } = mountRoutes({
@@ -102,7 +114,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         publicBaseUrl,
         selfUrl,
         rateLimits,
-        log,
+        log: lineLog(logger, "http"),
       });
       sandbox = sandboxControl;
       app = await startApp(
@@ -113,7 +125,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
           healthPool,
           verifier,
           rateLimits,
-          log,
+          logger,
           publicBaseUrl,
           watchSuperuserPool,
           ...routes,
@@ -130,7 +142,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         pool: runtimePool,
         gatewayUrls: urls,
         publicBaseUrl,
-        log,
+        log: lineLog(logger, "worker"),
+        logger,
       });
       const running = worker;
       cleanups.push(() => running.stop());

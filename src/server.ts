@@ -13,12 +13,14 @@ import type { RateLimits } from "./auth/rateLimit.ts";
 import type { Config } from "./config.ts";
 import { monitorDatabase } from "./db/health.ts";
 import { committedMigrationCount } from "./db/migrationsStatus.ts";
+import { createLogger, type Logger } from "./logger.ts";
 import { metricsHandler, observeRequests } from "./metrics.ts";
 import { schemaPlugins } from "./plugins/index.ts";
 import { publicIntrospection } from "./plugins/introspection.ts";
 import { makePreset } from "./plugins/preset.ts";
 import { DEFAULT_QUERY_LIMITS, type QueryLimits, queryLimits } from "./plugins/queryLimits.ts";
 import { attachWebsockets, type WebsocketAuth } from "./plugins/subscriptions.ts";
+import { requestLogging } from "./requestLog.ts";
 import { concurrencyGate, type Gate } from "./routes/gate.ts";
 import { securityHeaders } from "./routes/securityHeaders.ts";
 
@@ -40,7 +42,8 @@ export interface AppDeps {
   authenticatedRoutes?: (app: Express) => void;
   /** Watch mode (config.watch): a superuser pool that installs PostGraphile's watch triggers. */
   watchSuperuserPool?: pg.Pool;
-  log?: (line: string) => void;
+  /** The process's logger (src/logger.ts): access lines, masked GraphQL errors, unhandled errors. */
+  logger?: Logger;
 }
 
 export interface RunningApp {
@@ -92,8 +95,11 @@ export async function startApp(
   listen: { port: number; host: string },
 ): Promise<RunningApp> {
   const { config, verifier, rateLimits } = deps;
+  const logger = deps.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   const app = express();
   app.disable("x-powered-by");
+  // First: the request id (x-request-id) and one access line per request.
+  app.use(requestLogging(logger));
   // req.ip (per-IP limits, audit rows) comes from X-Forwarded-For only through trusted proxies.
   app.set("trust proxy", config.trustProxy);
   // helmet's headers, precomputed once and set in one call per response.
@@ -206,6 +212,7 @@ export async function startApp(
       websocketAuth,
       webhookUrlPolicy: { allowPrivate: config.webhookAllowPrivateUrls },
       watch: config.watch ? { superuserPool: deps.watchSuperuserPool } : undefined,
+      logger,
     }),
   );
   const serv = pgl.createServ(grafserv);
@@ -231,7 +238,7 @@ export async function startApp(
     if (typeof error?.type === "string" && error.status >= 400 && error.status < 500) {
       return sendError(res, error.status, "PTBODY", "The request body cannot be read");
     }
-    deps.log?.(`Unhandled error: ${error?.message ?? error}`);
+    logger.error({ component: "http", err: error }, "Unhandled error");
     sendError(res, 500, "PTINTERNAL", "Internal error");
   });
 

@@ -5,6 +5,7 @@
 import { Logger, type Runner, run } from "graphile-worker";
 import type pg from "pg";
 import type { Config } from "./config.ts";
+import { graphileLogFactory, type Logger as PinoLogger } from "./logger.ts";
 import { makeTaskList } from "./tasks/index.ts";
 import { SWEEP_CHAIN_JOB_KEY, type SweepPayload } from "./tasks/maintenance__sweep_stalled.ts";
 
@@ -15,6 +16,8 @@ export interface WorkerDeps {
   gatewayUrls: { xenditBaseUrl: string; midtransSnapUrl: string; midtransApiUrl: string };
   publicBaseUrl: string;
   log: (line: string) => void;
+  /** The process's logger: graphile-worker's own lines (scope: workerId, task, job) go to it. */
+  logger?: PinoLogger;
 }
 
 /** What the sweeper is told: see PAYTRUST_SWEEP_STALLED_AFTER_SECONDS / _INTERVAL_SECONDS. */
@@ -47,6 +50,7 @@ export const ANALYST_LIMITS_INTERVAL_MS = 5_000;
  * ANALYST_LIMITS_INTERVAL_MS of the limit.
  */
 function enforceAnalystLimits(deps: WorkerDeps): () => void {
+  const log = deps.logger?.child({ component: "worker" });
   let warned = false;
   const timer = setInterval(() => {
     deps.pool
@@ -55,14 +59,18 @@ function enforceAnalystLimits(deps: WorkerDeps): () => void {
       )
       .then(
         ({ rows }) => {
-          for (const r of rows)
-            deps.log(
-              `[worker] info: analyst ${r.role_name} over its limit: backend ${r.pid} ${r.action}`,
-            );
+          for (const r of rows) {
+            const message = `analyst ${r.role_name} over its limit: backend ${r.pid} ${r.action}`;
+            if (log) log.info({ role: r.role_name, pid: r.pid, action: r.action }, message);
+            else deps.log(`[worker] info: ${message}`);
+          }
         },
         (error: Error) => {
-          if (!warned)
-            deps.log(`[worker] warning: enforcing analyst limits failed: ${error.message}`);
+          if (!warned) {
+            const message = "enforcing analyst limits failed";
+            if (log) log.warn({ err: error }, message);
+            else deps.log(`[worker] warning: ${message}: ${error.message}`);
+          }
           warned = true;
         },
       );
@@ -80,9 +88,11 @@ export async function startWorker(deps: WorkerDeps): Promise<Runner> {
     pollInterval: 1000,
     taskList,
     crontab: crontab(deps.config, Object.keys(taskList)),
-    logger: new Logger(() => (level, message) => {
-      if (level !== "debug") deps.log(`[worker] ${level}: ${message}`);
-    }),
+    logger: deps.logger
+      ? new Logger(graphileLogFactory(deps.logger, "worker"))
+      : new Logger(() => (level, message) => {
+          if (level !== "debug") deps.log(`[worker] ${level}: ${message}`);
+        }),
   });
   // A worker starting may be replacing one that was killed: sweep now rather
   // than at the next minute (this also starts the sweeper's chain).

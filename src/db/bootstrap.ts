@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { Logger as MigrateLogger, migrate, watch } from "graphile-migrate";
 import { runMigrations, Logger as WorkerLogger } from "graphile-worker";
 import pg from "pg";
+import { graphileLogFactory, type Logger } from "../logger.ts";
 
 export const ROLES = {
   authenticator: "paytrust_authenticator",
@@ -146,7 +147,10 @@ export interface MigrateOptions {
   authenticatorPassword?: string;
   /** Apply migrations/current.sql too (development and tests only). */
   includeCurrent?: boolean;
+  /** Only errors, on stderr (ignored with `logger`). */
   quiet?: boolean;
+  /** graphile-migrate's and graphile-worker's migration lines go to this logger (component "migrate"). */
+  logger?: Logger;
 }
 
 export async function migrateDatabase(options: MigrateOptions): Promise<void> {
@@ -163,7 +167,11 @@ export async function migrateDatabase(options: MigrateOptions): Promise<void> {
     migrationsFolder,
     pgSettings: { search_path: "paytrust_public,paytrust_private,public" },
     placeholders: MIGRATION_PLACEHOLDERS,
-    logger: options.quiet ? quietLogger : undefined,
+    logger: options.logger
+      ? new MigrateLogger(graphileLogFactory(options.logger, "migrate"))
+      : options.quiet
+        ? quietLogger
+        : undefined,
   };
   try {
     await migrate(settings as any);
@@ -177,7 +185,11 @@ export async function migrateDatabase(options: MigrateOptions): Promise<void> {
   }
   await runMigrations({
     connectionString: options.ownerUrl,
-    logger: options.quiet ? quietWorkerLogger : undefined,
+    logger: options.logger
+      ? new WorkerLogger(graphileLogFactory(options.logger, "migrate"))
+      : options.quiet
+        ? quietWorkerLogger
+        : undefined,
   });
   await grantRuntime(options.ownerUrl);
 }

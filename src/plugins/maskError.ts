@@ -4,8 +4,11 @@
  * `extensions.code`. A few standard PostgreSQL errors are translated to stable
  * codes; everything else stays masked (and logged with a hash).
  */
+import { createHash, randomBytes } from "node:crypto";
+import { isSafeError } from "postgraphile/grafast";
 import { defaultMaskError } from "postgraphile/grafserv";
 import { GraphQLError } from "postgraphile/graphql";
+import type { Logger } from "../logger.ts";
 
 const STANDARD_CODES: Record<string, { code: string; message?: string }> = {
   "42501": { code: "PTPRM", message: "Permission denied" },
@@ -52,16 +55,42 @@ export function projectErrorCode(original: unknown): { code: string; message: st
   return mapped ? { code: mapped.code, message: mapped.message ?? String(err.message) } : null;
 }
 
-export function maskError(error: GraphQLError): GraphQLError {
-  const known = projectErrorCode(error.originalError);
-  if (known) {
-    return new GraphQLError(known.message, {
+/**
+ * grafserv's maskError for PayTrust: project codes pass, other unexpected
+ * errors are masked as grafserv does (`An error occurred (logged with hash:
+ * ..., id: ...)`, extensions.errorId) but logged through `logger` (with the
+ * request id of the request being handled) rather than console.error.
+ */
+export function makeMaskError(logger?: Logger): (error: GraphQLError) => GraphQLError {
+  const log = logger?.child({ component: "graphql" });
+  return (error: GraphQLError) => {
+    const known = projectErrorCode(error.originalError);
+    if (known) {
+      return new GraphQLError(known.message, {
+        nodes: error.nodes,
+        source: error.source,
+        positions: error.positions,
+        path: error.path,
+        extensions: { code: known.code },
+      });
+    }
+    const original = error.originalError;
+    if (!log || original == null || original instanceof GraphQLError || isSafeError(original))
+      return defaultMaskError(error);
+    // Hash so similar errors can be grouped; the id ties the client's answer to the log line.
+    const hash = createHash("sha1").update(String(error)).digest("hex");
+    const errorId = randomBytes(6).toString("hex");
+    log.error({ err: original, hash, errorId, path: error.path }, "Masked GraphQL error");
+    return new GraphQLError(`An error occurred (logged with hash: '${hash}', id: '${errorId}')`, {
       nodes: error.nodes,
       source: error.source,
       positions: error.positions,
       path: error.path,
-      extensions: { code: known.code },
+      originalError: original,
+      extensions: { errorId },
     });
-  }
-  return defaultMaskError(error);
+  };
 }
+
+/** Without a logger: grafserv's own masking (console.error) for unexpected errors. */
+export const maskError = makeMaskError();

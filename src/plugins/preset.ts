@@ -10,10 +10,11 @@ import { makePgService } from "postgraphile/adaptors/pg";
 import type {} from "postgraphile/grafserv/express/v4";
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 import type { KeyVerifier, VerifiedKey } from "../auth/keyVerifier.ts";
+import type { Logger } from "../logger.ts";
 import type { UrlPolicy } from "../outbound/urlPolicy.ts";
 import { PayTrustAggregatesPreset } from "./aggregates.ts";
 import { graphiqlConfig, makeIntrospectionPlugin } from "./introspection.ts";
-import { maskError } from "./maskError.ts";
+import { makeMaskError } from "./maskError.ts";
 import {
   DEFAULT_QUERY_LIMITS,
   makeWebsocketLimitsPlugin,
@@ -50,6 +51,8 @@ export interface PresetOptions {
    * installs PostGraphile's `postgraphile_watch` event triggers (superuser only).
    */
   watch?: { superuserPool?: pg.Pool };
+  /** Where masked (unexpected) GraphQL errors are logged, with the request id. */
+  logger?: Logger;
 }
 
 /** The Postgres settings for one request: role and tenant claim, nothing from the client. */
@@ -100,7 +103,7 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       graphiql: options.graphiql,
       graphiqlPath: "/graphiql",
       graphiqlOnGraphQLGET: false,
-      maskError,
+      maskError: makeMaskError(options.logger),
       maxRequestLength: 1_000_000,
       websockets: options.verifier !== undefined,
       watch: options.watch !== undefined,

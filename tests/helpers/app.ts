@@ -2,6 +2,7 @@
 import { createServer } from "node:net";
 import { loadConfig } from "../../src/config.ts";
 import type { DatabaseUrls } from "../../src/db/connection.ts";
+import { createLogger, lineSink } from "../../src/logger.ts";
 import { type Runtime, startRuntime } from "../../src/runtime.ts";
 import { AUTHENTICATOR_PASSWORD, type TestDatabase } from "./db.ts";
 
@@ -19,7 +20,10 @@ export function freePort(): Promise<number> {
 export interface TestApp {
   url: string;
   runtime: Runtime;
-  /** Every line the runtime (HTTP app and worker) logged so far (e.g. to scan for secrets). */
+  /**
+   * Every line the runtime (HTTP app and worker) logged so far, as written: one
+   * JSON object per line (e.g. to scan for secrets, or JSON.parse).
+   */
   logs: string[];
   gql(
     query: string,
@@ -57,13 +61,19 @@ export async function startTestApp(
     stop: async () => {},
   };
   const logs: string[] = [];
+  // The app's own logger (level from PAYTRUST_LOG_LEVEL), writing JSON lines here instead of stdout.
+  const logger = createLogger({
+    level: config.logLevel,
+    format: "json",
+    destination: lineSink((line) => void logs.push(line)),
+  });
   const runtime = await startRuntime({
     config,
     serve: options.serve ?? true,
     work: options.worker ?? false,
     migrate: false,
     database,
-    log: (line) => void logs.push(line),
+    logger,
   });
   const url = runtime.app?.url ?? `http://127.0.0.1:${port}`;
   return {

@@ -24,6 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import type pg from "pg";
 import { asRole, createTenant, freshDatabase, type TestDatabase } from "../helpers/db.ts";
 import { createInvoice, eventually, getInvoice, startPayment } from "../helpers/payments.ts";
+import { type Receiver, startReceiver } from "../merchant/receiver.ts";
 import { http, type LoggedApp, startLoggedApp } from "./helpers.ts";
 
 const SCHEMAS = ["paytrust_public", "paytrust_hidden", "paytrust_reporting"];
@@ -61,6 +62,9 @@ interface Ids {
   transactionId: string;
   webhookEventId: string;
   apiKeyId: string;
+  /** A's outbound webhook endpoint and one of its outbound events. */
+  webhookEndpointId: string;
+  outboundEventId: string;
 }
 
 interface FunctionCase {
@@ -88,6 +92,10 @@ const FUNCTION_CASES: Record<string, FunctionCase> = {
     sql: "select paytrust_hidden.api_key_rotate($1, 60, 'abcdefghijkl', '$argon2id$v=19$m=1,t=1,p=1$x$y')",
     args: (i) => [i.apiKeyId],
   },
+  "paytrust_public.cancel_payment(uuid)": {
+    sql: "select * from paytrust_public.cancel_payment($1)",
+    args: (i) => [i.transactionId],
+  },
   "paytrust_public.cancel_invoice(uuid)": {
     sql: "select * from paytrust_public.cancel_invoice($1)",
     args: (i) => [i.invoiceId],
@@ -96,9 +104,9 @@ const FUNCTION_CASES: Record<string, FunctionCase> = {
     {
       sql: `select tenant_id = paytrust_public.current_tenant_id() as own from paytrust_public.create_invoice('IDR', 'xendit', 'B', 'b@example.com', ${LINES})`,
     },
-  "paytrust_public.create_supplementary_invoice(uuid,paytrust_public.invoice_line[],text,date,integer,integer,numeric[],date[],text)":
+  "paytrust_public.create_supplementary_invoice(uuid,paytrust_public.invoice_line[],text,date,integer,integer,numeric[],date[],text,text)":
     {
-      sql: `select * from paytrust_public.create_supplementary_invoice($1, ${LINES})`,
+      sql: `select * from paytrust_public.create_supplementary_invoice($1, ${LINES}, idempotency_key => 'alpha-supplement-key')`,
       args: (i) => [i.paidInvoiceId],
     },
   "paytrust_public.create_tenant(text)": {
@@ -112,8 +120,8 @@ const FUNCTION_CASES: Record<string, FunctionCase> = {
   "paytrust_public.financial_tax_report(date,date,text)": {
     sql: "select * from paytrust_public.financial_tax_report(current_date - 30, current_date + 1, null)",
   },
-  "paytrust_public.initiate_payment(uuid,integer)": {
-    sql: "select * from paytrust_public.initiate_payment($1)",
+  "paytrust_public.initiate_payment(uuid,integer,text)": {
+    sql: "select * from paytrust_public.initiate_payment($1, null, 'alpha-payment-key')",
     args: (i) => [i.invoiceId],
   },
   "paytrust_public.installment_can_start(uuid,integer)": {
@@ -151,6 +159,33 @@ const FUNCTION_CASES: Record<string, FunctionCase> = {
   },
   "paytrust_hidden.is_admin()": { sql: "select paytrust_hidden.is_admin()" },
   "paytrust_public.line_tax(bigint,numeric)": { sql: "select paytrust_public.line_tax(1000, 11)" },
+  // Refunds: A's payment (and A's idempotency key) behave as a payment that does not exist.
+  "paytrust_public.refund_payment(uuid,bigint,text,text)": {
+    sql: "select * from paytrust_public.refund_payment($1, 1, 'x', 'alpha-refund-key')",
+    args: (i) => [i.transactionId],
+  },
+  "paytrust_public.payment_transactions_refundable_amount(paytrust_public.payment_transactions)": {
+    sql: "select paytrust_public.payment_transactions_refundable_amount(jsonb_populate_record(null::paytrust_public.payment_transactions, $1::jsonb))",
+    args: (i) => [
+      JSON.stringify({ id: i.transactionId, tenant_id: i.tenantId, paid_amount: 100000 }),
+    ],
+  },
+  "paytrust_public.replace_invoice_line_items(uuid,paytrust_public.invoice_line[])": {
+    sql: `select * from paytrust_public.replace_invoice_line_items($1, ${LINES})`,
+    args: (i) => [i.invoiceId],
+  },
+  // Outbound webhooks: A's endpoint and events behave as ones that do not exist.
+  "paytrust_public.delete_webhook_endpoint(uuid)": {
+    sql: "select * from paytrust_public.delete_webhook_endpoint($1)",
+    args: (i) => [i.webhookEndpointId],
+  },
+  "paytrust_public.redeliver_webhook_event(uuid)": {
+    sql: "select * from paytrust_public.redeliver_webhook_event($1)",
+    args: (i) => [i.outboundEventId],
+  },
+  "paytrust_public.webhook_event_types()": {
+    sql: "select * from paytrust_public.webhook_event_types()",
+  },
   "paytrust_public.max_amount()": { sql: "select paytrust_public.max_amount()" },
   "paytrust_public.retry_webhook(bigint)": {
     sql: "select * from paytrust_public.retry_webhook($1)",
@@ -174,11 +209,11 @@ const FUNCTION_CASES: Record<string, FunctionCase> = {
   },
   "paytrust_hidden.update_webhook_endpoint(uuid,text,text[],boolean,text)": {
     sql: "select (paytrust_hidden.update_webhook_endpoint($1, enabled => false)).id",
-    args: (i) => [i.invoiceId],
+    args: (i) => [i.webhookEndpointId],
   },
   "paytrust_hidden.rotate_webhook_endpoint_secret(uuid,integer)": {
     sql: "select secret is not null as rotated from paytrust_hidden.rotate_webhook_endpoint_secret($1)",
-    args: (i) => [i.invoiceId],
+    args: (i) => [i.webhookEndpointId],
   },
   "paytrust_reporting.sees_all_tenants()": { sql: "select paytrust_reporting.sees_all_tenants()" },
   "paytrust_reporting.viewer_tenant_id()": { sql: "select paytrust_reporting.viewer_tenant_id()" },
@@ -194,13 +229,25 @@ describe("tenant isolation matrix", () => {
   let marks: string[] = [];
   let aPendingTx: any;
   let aPaidTx: any;
+  let receiver: Receiver;
 
   beforeAll(async () => {
     db = await freshDatabase();
     app = await startLoggedApp(db, { worker: true, env: { PAYTRUST_WEBHOOK_MAX_ATTEMPTS: "1" } });
+    receiver = await startReceiver();
     a = await createTenant(db.pool, A_NAME);
     b = await createTenant(db.pool, "Bravo Isolation Ltd");
     const sandbox = app.runtime.sandbox!;
+
+    // A: an outbound webhook endpoint, so A's payments bring events and deliveries.
+    const endpoint = await app.gql(
+      `mutation($url: String!) { createWebhookEndpoint(input: {url: $url, eventTypes: ["*"]}) {
+         webhookEndpoint { id } secret } }`,
+      { url: `${receiver.url}/alpha-hook-sentinel` },
+      a.apiKey,
+    );
+    expect(endpoint.body.errors).toBeUndefined();
+    const aEndpointId = endpoint.body.data.createWebhookEndpoint.webhookEndpoint.id as string;
 
     // A: a paid USD invoice, an open MYR plan, a USD payment whose webhook failed (retry log).
     const paid = await createInvoice(app, a.apiKey, {
@@ -212,6 +259,25 @@ describe("tenant isolation matrix", () => {
     aPaidTx = await startPayment(app, a.apiKey, paid.id);
     await sandbox.pay("xendit", aPaidTx.externalId);
     await eventually(async () => (await getInvoice(app, a.apiKey, paid.id)).status === "paid");
+    // A: a partial refund of that payment (with an idempotency key), settled by the sandbox.
+    const refund = await app.gql(
+      `mutation($input: RefundPaymentInput!) { refundPayment(input: $input) { refund { id } } }`,
+      {
+        input: {
+          paymentTransactionId: aPaidTx.id,
+          amount: "100",
+          reason: "Alpha refund sentinel",
+          idempotencyKey: "alpha-refund-key",
+        },
+      },
+      a.apiKey,
+    );
+    expect(refund.body.errors).toBeUndefined();
+    for (const sql of [
+      "select count(*)::int as n from paytrust_public.refunds where tenant_id = $1 and status = 'succeeded'",
+      "select count(*)::int as n from paytrust_public.webhook_deliveries where tenant_id = $1",
+    ])
+      await eventually(async () => (await db.pool.query(sql, [a.tenantId])).rows[0].n > 0);
     const open = await createInvoice(app, a.apiKey, {
       currency: "MYR",
       gateway: "xendit",
@@ -256,6 +322,13 @@ describe("tenant isolation matrix", () => {
       transactionId: aPaidTx.id,
       webhookEventId: String(events[0].id),
       apiKeyId: a.keyId,
+      webhookEndpointId: aEndpointId,
+      outboundEventId: (
+        await db.pool.query(
+          "select id from paytrust_public.outbound_events where tenant_id = $1 order by created_at limit 1",
+          [a.tenantId],
+        )
+      ).rows[0].id,
     };
     // Every uuid of every A row, and A's texts.
     const { rows: uuids } = await db.pool.query<{ v: string }>(
@@ -267,7 +340,14 @@ describe("tenant isolation matrix", () => {
          union all select external_id from paytrust_public.payment_transactions where tenant_id = $1
          union all select gateway_reference from paytrust_public.payment_transactions where tenant_id = $1 and gateway_reference is not null
          union all select id::text from paytrust_private.api_keys where tenant_id = $1
-         union all select prefix from paytrust_private.api_keys where tenant_id = $1) x`,
+         union all select prefix from paytrust_private.api_keys where tenant_id = $1
+         union all select id::text from paytrust_public.refunds where tenant_id = $1
+         union all select external_id from paytrust_public.refunds where tenant_id = $1
+         union all select id::text from paytrust_public.webhook_endpoints where tenant_id = $1
+         union all select id::text from paytrust_public.outbound_events where tenant_id = $1
+         union all select s.secret from paytrust_private.webhook_endpoint_secrets s
+                    join paytrust_public.webhook_endpoints e on e.id = s.endpoint_id
+                   where e.tenant_id = $1) x`,
       [a.tenantId],
     );
     marks = [
@@ -276,11 +356,14 @@ describe("tenant isolation matrix", () => {
       A_CUSTOMER.customerName,
       A_CUSTOMER.customerEmail,
       A_LINE.description,
+      "Alpha refund sentinel",
+      "alpha-hook-sentinel",
       ...uuids.map((r) => r.v),
     ];
   });
   afterAll(async () => {
     await app.stop();
+    await receiver?.close();
     await db.drop();
   });
 
@@ -398,6 +481,8 @@ describe("tenant isolation matrix", () => {
       transactionId: randomUUID(),
       webhookEventId: "999999999",
       apiKeyId: randomUUID(),
+      webhookEndpointId: randomUUID(),
+      outboundEventId: randomUUID(),
     };
     // Results mention the ids they were given; compare with those ids masked.
     const mask = (text: string, ids: Ids) =>
