@@ -4,6 +4,7 @@
  */
 import { isIP } from "node:net";
 import { resolve } from "node:path";
+import { PayTrustError } from "./errors.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./logger.ts";
 
 export type GatewayMode = "sandbox" | "live";
@@ -53,6 +54,8 @@ export interface Config {
   authFailuresPerMinute: number;
   auditRetentionDays: number;
   reconcileAfterSeconds: number;
+  /** PAYTRUST_CHECKOUT_EXPIRY_MINUTES: how long a payment attempt stays payable (expiresAt). */
+  checkoutExpiryMinutes: number;
   /** A job locked longer than this is presumed dead (killed worker) and its work re-queued. */
   sweepStalledAfterSeconds: number;
   /** How often the sweeper runs (it re-schedules itself; the minute cron restarts it). */
@@ -93,9 +96,13 @@ export interface Config {
   logFormat: LogFormat;
 }
 
-export class ConfigError extends Error {
-  code = "PTENV";
-}
+/**
+ * Bad configuration is a PayTrustError with code PTENV (docs/errors.md). The
+ * alias stays for callers that still name it; new code uses PayTrustError.
+ */
+export const ConfigError = PayTrustError;
+export type ConfigError = PayTrustError;
+const configError = (message: string) => new PayTrustError("PTENV", message);
 
 function integer(
   env: NodeJS.ProcessEnv,
@@ -106,10 +113,10 @@ function integer(
 ): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
-  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+  if (!/^\d+$/.test(raw)) throw configError(`${name} must be a whole number, got "${raw}"`);
   const value = Number(raw);
   if (value < min || value > max)
-    throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
+    throw configError(`${name} must be between ${min} and ${max}, got ${value}`);
   return value;
 }
 
@@ -123,7 +130,7 @@ function oneOf<T extends string>(
   if (raw === undefined || raw === "") return fallback;
   const value = raw.trim().toLowerCase() as T;
   if (!values.includes(value))
-    throw new ConfigError(`${name} must be one of ${values.join(", ")}; got "${raw}"`);
+    throw configError(`${name} must be one of ${values.join(", ")}; got "${raw}"`);
   return value;
 }
 
@@ -132,7 +139,7 @@ function boolean(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boole
   if (raw === undefined || raw === "") return fallback;
   if (raw === "true" || raw === "1") return true;
   if (raw === "false" || raw === "0") return false;
-  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+  throw configError(`${name} must be true or false, got "${raw}"`);
 }
 
 const TRUST_NAMES = new Set(["loopback", "linklocal", "uniquelocal"]);
@@ -149,13 +156,12 @@ export function parseTrustProxy(raw: string | undefined): TrustProxy {
   const value = raw.trim();
   if (/^(false|0)$/i.test(value)) return false;
   if (/^true$/i.test(value))
-    throw new ConfigError(
+    throw configError(
       `${name}=true would trust any client's X-Forwarded-For; give the hop count (e.g. 1) or the proxies' addresses`,
     );
   if (/^\d+$/.test(value)) {
     const hops = Number(value);
-    if (hops < 1 || hops > 10)
-      throw new ConfigError(`${name} hop count must be 1..10, got ${hops}`);
+    if (hops < 1 || hops > 10) throw configError(`${name} hop count must be 1..10, got ${hops}`);
     return hops;
   }
   const entries = value.split(",").map((entry) => entry.trim());
@@ -166,7 +172,7 @@ export function parseTrustProxy(raw: string | undefined): TrustProxy {
     const bits = family === 4 ? 32 : 128;
     const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
     if (!family || !prefixOk || extra !== undefined)
-      throw new ConfigError(
+      throw configError(
         `${name} must be false, a hop count, or a list of loopback|linklocal|uniquelocal|IP|IP/prefix; got "${entry}"`,
       );
   }
@@ -188,7 +194,7 @@ function url(env: NodeJS.ProcessEnv, name: string): string | undefined {
   try {
     new URL(raw);
   } catch {
-    throw new ConfigError(`${name} is not a valid URL`);
+    throw configError(`${name} is not a valid URL`);
   }
   return raw.replace(/\/+$/, "");
 }
@@ -197,12 +203,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const production = env.NODE_ENV === "production";
   // Fail closed: in production nobody gets the sandbox (public tokens, fake payments) by accident.
   if (production && !env.PAYTRUST_GATEWAY_MODE)
-    throw new ConfigError(
+    throw configError(
       'PAYTRUST_GATEWAY_MODE must be set when NODE_ENV=production ("live", or "sandbox" for a demo)',
     );
   const mode = env.PAYTRUST_GATEWAY_MODE || "sandbox";
   if (mode !== "sandbox" && mode !== "live") {
-    throw new ConfigError(`PAYTRUST_GATEWAY_MODE must be "sandbox" or "live", got "${mode}"`);
+    throw configError(`PAYTRUST_GATEWAY_MODE must be "sandbox" or "live", got "${mode}"`);
   }
   const config: Config = {
     databaseUrl: url(env, "DATABASE_URL"),
@@ -238,6 +244,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     authFailuresPerMinute: integer(env, "PAYTRUST_AUTH_FAILURES_PER_MINUTE", 30, 1, 100_000),
     auditRetentionDays: integer(env, "PAYTRUST_AUDIT_RETENTION_DAYS", 365, 1, 36500),
     reconcileAfterSeconds: integer(env, "PAYTRUST_RECONCILE_AFTER_SECONDS", 900, 1, 86400 * 30),
+    // At most 365 days: Xendit's invoice_duration limit (31,536,000 s).
+    checkoutExpiryMinutes: integer(env, "PAYTRUST_CHECKOUT_EXPIRY_MINUTES", 1440, 1, 525_600),
     // Must exceed the longest legitimate job (a gateway job makes up to three
     // calls of PAYTRUST_GATEWAY_TIMEOUT_MS each; statements time out at 30 s),
     // or live work is duplicated. 40 s + a 15 s sweep interval: a killed
@@ -278,11 +286,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logFormat: oneOf(env, "PAYTRUST_LOG_FORMAT", LOG_FORMATS, "auto"),
   };
   if (production && config.applyCurrentMigration)
-    throw new ConfigError(
+    throw configError(
       "PAYTRUST_APPLY_CURRENT_MIGRATION is for development only: commit the migration instead",
     );
   if (config.metricsToken !== undefined && config.metricsToken.length < 16)
-    throw new ConfigError("PAYTRUST_METRICS_TOKEN must be at least 16 characters");
+    throw configError("PAYTRUST_METRICS_TOKEN must be at least 16 characters");
   if (mode === "live") {
     for (const [name, value] of [
       ["XENDIT_SECRET_KEY", config.xenditSecretKey],
@@ -290,11 +298,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ["MIDTRANS_SERVER_KEY", config.midtransServerKey],
       ["PUBLIC_BASE_URL", config.publicBaseUrl],
     ] as const) {
-      if (!value) throw new ConfigError(`${name} is required when PAYTRUST_GATEWAY_MODE=live`);
+      if (!value) throw configError(`${name} is required when PAYTRUST_GATEWAY_MODE=live`);
     }
     for (const [name, value] of Object.entries(SANDBOX_DEFAULTS)) {
       if (env[name] === value)
-        throw new ConfigError(
+        throw configError(
           `${name} is the sandbox's public default; set the real secret for PAYTRUST_GATEWAY_MODE=live`,
         );
     }
@@ -304,7 +312,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ["DATABASE_URL", passwordOf(env.DATABASE_URL)],
     ] as const) {
       if (password && KNOWN_DEFAULT_PASSWORDS.includes(password.toLowerCase()))
-        throw new ConfigError(
+        throw configError(
           `${name} uses a publicly known default password; generate one (e.g. openssl rand -base64 24)`,
         );
     }

@@ -37,6 +37,8 @@ export function crontab(config: Config, tasks: string[]): string {
     `* * * * * maintenance__sweep_stalled ?max=1&jobKey=maintenance__sweep_stalled ${JSON.stringify(sweepPayload(config))}`,
     // Ask gateways about transactions with no webhook for too long.
     "*/2 * * * * gateway__reconcile ?max=1&jobKey=gateway__reconcile",
+    // Pending attempts past expiresAt end (and free their installment).
+    "* * * * * payment__expire_overdue ?max=1&jobKey=payment__expire_overdue",
   ];
   return lines.filter((line) => tasks.includes(line.split(/\s+/)[5])).join("\n");
 }

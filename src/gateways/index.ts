@@ -32,6 +32,7 @@ export function makeGateways(config: GatewaysConfig): Record<GatewayName, Gatewa
 }
 
 export type {
+  CancelPaymentResult,
   CreatePaymentRequest,
   CreatePaymentResult,
   GatewayAdapter,

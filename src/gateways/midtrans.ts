@@ -16,6 +16,7 @@ import { basicAuth, gatewayMessage, redact, requestJson } from "./http.ts";
 import { jsonNumber } from "./json.ts";
 import { assertValidRequest } from "./request.ts";
 import {
+  type CancelPaymentResult,
   type CreatePaymentRequest,
   type CreatePaymentResult,
   type GatewayAdapter,
@@ -72,10 +73,24 @@ export function midtransSnapBody(request: CreatePaymentRequest): string {
     customer_details: { first_name: request.customer.name, email: request.customer.email },
   };
   if (request.redirectUrl) body.callbacks = { finish: request.redirectUrl };
-  if (request.expirySeconds !== undefined) {
+  if (request.expiry) {
+    body.expiry = {
+      start_time: midtransStartTime(request.expiry.startTime),
+      unit: "minute",
+      duration: Math.max(1, Math.floor(request.expiry.minutes)),
+    };
+  } else if (request.expirySeconds !== undefined) {
     body.expiry = { unit: "minute", duration: Math.max(1, Math.ceil(request.expirySeconds / 60)) };
   }
   return JSON.stringify(body);
+}
+
+/** Snap's expiry.start_time: "yyyy-MM-dd HH:mm:ss Z" in Jakarta time, e.g. "2026-12-03 13:05:00 +0700". */
+export function midtransStartTime(iso: string): string {
+  const ms = Date.parse(iso);
+  if (!Number.isFinite(ms)) throw permanent(`Midtrans: expiry start time "${iso}" is not a time`);
+  const jakarta = new Date(Math.floor(ms / 1000) * 1000 + 7 * 3600_000);
+  return `${jakarta.toISOString().slice(0, 19).replace("T", " ")} +0700`;
 }
 
 /** Snap's answer to a reused order_id: "transaction_details.order_id sudah digunakan" / "has already been taken". */
@@ -176,5 +191,32 @@ export function makeMidtransAdapter(options: MidtransAdapterOptions): GatewayAda
     return status ? statusAsNotification(status) : null;
   }
 
-  return { name: "midtrans", createPayment, getStatus, confirmStatus };
+  async function cancelPayment(orderId: string): Promise<CancelPaymentResult> {
+    const url = `${api}/v2/${encodeURIComponent(orderId)}/cancel`;
+    const response = await requestJson({
+      ...common,
+      method: "POST",
+      url,
+      allowStatuses: [404, 412],
+    });
+    const body = (
+      typeof response.body === "object" && response.body !== null ? response.body : {}
+    ) as Record<string, unknown>;
+    // Midtrans puts the outcome in status_code (HTTP 200 with "404"/"412" in older API versions).
+    const code = String(body.status_code ?? response.status);
+    if (code === "200" && body.transaction_status === "cancel")
+      return { cancelled: 1, refused: [] };
+    // 404: no such order (the customer never chose a method); 412: final already (paid, expired…).
+    if (code === "404" || code === "412" || response.status === 404 || response.status === 412) {
+      const said = redact(gatewayMessage(body) ?? "", [options.serverKey]);
+      return { cancelled: 0, refused: code === "404" ? [] : [`status_code ${code}: ${said}`] };
+    }
+    const said = redact(gatewayMessage(body) ?? "no status message", [options.serverKey]);
+    throw new GatewayError(`Midtrans POST /v2/…/cancel: status_code ${code}: ${said}`, {
+      transient: code.startsWith("5") || code === "429",
+      status: response.status,
+    });
+  }
+
+  return { name: "midtrans", createPayment, getStatus, confirmStatus, cancelPayment };
 }

@@ -20,6 +20,7 @@ import { registerSandboxRefunds, type SandboxRefunds } from "./sandbox/refunds.t
 import {
   type ApiError,
   applyAction,
+  expireIfOverdue,
   midtransSnapError,
   newXenditId,
   PENDING_STATUS,
@@ -221,7 +222,14 @@ export function createSandboxRouter(options: SandboxOptions): {
   const storeKey = (p: SandboxPayment) => `${p.gateway}:${p.id}`;
   const save = (p: SandboxPayment) => void store.set(storeKey(p), p);
   const all = (gateway?: GatewayName) =>
-    [...store.values()].filter((p) => !gateway || p.gateway === gateway);
+    [...store.values()]
+      .filter((p) => !gateway || p.gateway === gateway)
+      .map((p) => {
+        // Checkouts end at their expiry, as at the real gateways (no webhook is sent for it here).
+        const current = expireIfOverdue(p, new Date());
+        if (current !== p) save(current);
+        return current;
+      });
   const find = (gateway: GatewayName, key: string) =>
     all(gateway).find((p) => p.id === key || p.externalId === key || p.token === key) ?? null;
   const checkoutUrl = (p: SandboxPayment) =>
@@ -358,7 +366,42 @@ export function createSandboxRouter(options: SandboxOptions): {
     return json(200, xenditInvoice(payment, checkoutUrl(payment)));
   }
 
+  /** POST /invoices/:id/expire! (Xendit's expire-invoice): a PENDING invoice becomes EXPIRED. */
+  function xenditExpire(req: Request): ApiReply {
+    const payment = all("xendit").find((p) => p.id === req.params.id);
+    if (!payment)
+      return errorReply(xenditError(404, "INVOICE_NOT_FOUND_ERROR", "Invoice not found"));
+    if (payment.status !== PENDING_STATUS.xendit)
+      return errorReply(
+        xenditError(
+          404,
+          "INVOICE_NOT_FOUND_ERROR",
+          `Invoice is ${payment.status}; it cannot be expired`,
+        ),
+      );
+    const next = applyAction(payment, "expire", new Date());
+    save(next);
+    return json(200, xenditInvoice(next, checkoutUrl(next)));
+  }
+
   // --- Midtrans -----------------------------------------------------------
+
+  /** POST /v2/:orderId/cancel: a pending order is cancelled; a final one answers 412. */
+  function midtransCancel(req: Request): ApiReply {
+    const key = String(req.params.orderId);
+    const payment = all("midtrans").find((p) => p.externalId === key || p.id === key);
+    if (!payment)
+      return json(404, { status_code: "404", status_message: "Transaction doesn't exist." });
+    if (payment.status !== PENDING_STATUS.midtrans && payment.status !== "cancel")
+      return json(412, {
+        status_code: "412",
+        status_message: "Merchant cannot modify the status of the transaction",
+      });
+    const next = { ...payment, status: "cancel", updatedAt: new Date().toISOString() };
+    save(next);
+    const status = midtransStatus(next, options.midtransServerKey, checkoutUrl(next));
+    return json(200, { ...status, status_message: "Success, transaction is canceled" });
+  }
 
   function midtransCreate(req: Request): ApiReply {
     const body = parseBody(req);
@@ -454,8 +497,10 @@ export function createSandboxRouter(options: SandboxOptions): {
   router.post("/xendit/v2/invoices", text, api("xendit", xenditCreate));
   router.get("/xendit/v2/invoices", api("xendit", xenditList));
   router.get("/xendit/v2/invoices/:id", api("xendit", xenditGet));
+  router.post("/xendit/invoices/:id/expire\\!", api("xendit", xenditExpire));
   router.post("/midtrans/snap/v1/transactions", text, api("midtrans", midtransCreate));
   router.get("/midtrans/v2/:orderId/status", api("midtrans", midtransStatusReply));
+  router.post("/midtrans/v2/:orderId/cancel", api("midtrans", midtransCancel));
   const refunds = registerSandboxRefunds(router, { api, find });
 
   const gatewayOf = (value: string): GatewayName | null =>

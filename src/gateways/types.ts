@@ -26,8 +26,21 @@ export interface CreatePaymentRequest {
   items: PaymentItem[];
   /** Where the gateway sends the customer after paying. */
   redirectUrl?: string;
-  /** Seconds until the checkout expires. */
+  /** Seconds until the checkout expires (Xendit invoice_duration, counted from the create call). */
   expirySeconds?: number;
+  /**
+   * The attempt's lifetime as PayTrust set it (created_at → expires_at): Midtrans
+   * `expiry {start_time, unit: "minute", duration}`. Takes precedence over expirySeconds there.
+   */
+  expiry?: { startTime: string; minutes: number };
+}
+
+/** What cancelling a gateway payment did. */
+export interface CancelPaymentResult {
+  /** Gateway payments ended now (Xendit invoices expired, the Midtrans order cancelled). */
+  cancelled: number;
+  /** The gateway refused to end one (already paid, settled or otherwise final), with what it said. */
+  refused: string[];
 }
 
 export interface CreatePaymentResult {
@@ -62,6 +75,12 @@ export interface GatewayAdapter {
     externalId: string,
     gatewayChargeId: string | null,
   ): Promise<Record<string, unknown> | null>;
+  /**
+   * Ends the attempt's pending gateway payments (cancelPayment): Xendit
+   * `POST /invoices/{id}/expire!` for each PENDING invoice of the external_id,
+   * Midtrans `POST /v2/{order_id}/cancel`. Nothing open at the gateway: 0, no error.
+   */
+  cancelPayment(externalId: string, gatewayReference: string | null): Promise<CancelPaymentResult>;
 }
 
 /** transient: network error, timeout, 5xx, 429 → retry with backoff. Otherwise permanent. */

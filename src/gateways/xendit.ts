@@ -9,6 +9,7 @@ import { basicAuth, gatewayMessage, redact, requestJson } from "./http.ts";
 import { jsonNumber } from "./json.ts";
 import { assertValidRequest } from "./request.ts";
 import {
+  type CancelPaymentResult,
   type CreatePaymentRequest,
   type CreatePaymentResult,
   type GatewayAdapter,
@@ -220,5 +221,29 @@ export function makeXenditAdapter(options: XenditAdapterOptions): GatewayAdapter
     return response.body;
   }
 
-  return { name: "xendit", createPayment, getStatus, confirmStatus };
+  async function cancelPayment(externalId: string): Promise<CancelPaymentResult> {
+    const result: CancelPaymentResult = { cancelled: 0, refused: [] };
+    for (const invoice of await findInvoices(externalId)) {
+      if (invoice.status !== "PENDING") continue;
+      const url = `${base}/invoices/${encodeURIComponent(String(invoice.id))}/expire!`;
+      // 404: gone, or no longer expirable (paid meanwhile); 400: refused (e.g. already paid).
+      const response = await requestJson({
+        ...common,
+        method: "POST",
+        url,
+        allowStatuses: [400, 404],
+      });
+      if (response.status === 200) result.cancelled++;
+      else
+        result.refused.push(
+          redact(
+            `invoice ${invoice.id}: HTTP ${response.status}: ${gatewayMessage(response.body) ?? ""}`,
+            [options.secretKey],
+          ),
+        );
+    }
+    return result;
+  }
+
+  return { name: "xendit", createPayment, getStatus, confirmStatus, cancelPayment };
 }

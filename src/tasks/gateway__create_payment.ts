@@ -28,6 +28,33 @@ interface PaymentRequestRow {
   description: string;
   customer: { name: string; email: string };
   items: Array<{ name: string; quantity: number; priceMinor: string }>;
+  /** The attempt's creation and expires_at (ISO, UTC), computed in SQL. */
+  createdAt?: string;
+  expiresAt?: string;
+}
+
+/**
+ * The checkout's lifetime at the gateway: what is left of the attempt's
+ * (Xendit counts invoice_duration from the create call) and the attempt's own
+ * start and length (Midtrans start_time + duration). null: already overdue.
+ */
+export function checkoutExpiry(
+  request: Pick<PaymentRequestRow, "createdAt" | "expiresAt">,
+  now: number = Date.now(),
+): { expirySeconds: number; expiry?: { startTime: string; minutes: number } } | null | undefined {
+  if (!request.expiresAt) return undefined;
+  const expires = Date.parse(request.expiresAt);
+  const seconds = Math.floor((expires - now) / 1000);
+  if (!(seconds >= 1)) return null;
+  const created = request.createdAt ? Date.parse(request.createdAt) : Number.NaN;
+  const minutes = Math.floor((expires - created) / 60_000);
+  return {
+    expirySeconds: seconds,
+    expiry:
+      Number.isFinite(minutes) && minutes >= 1
+        ? { startTime: new Date(created).toISOString(), minutes }
+        : undefined,
+  };
 }
 
 const MAX_RETRY_AFTER_DEFERRALS = 5;
@@ -46,6 +73,9 @@ export function makeCreatePaymentTask(options: {
     const request = rows[0]?.request;
     // Gone, no longer pending, or already created by an earlier attempt: nothing to do.
     if (request?.status !== "pending" || request.gatewayReference) return;
+    // Overdue before its charge exists: nothing to create, payment__expire_overdue ends it.
+    const expiry = checkoutExpiry(request);
+    if (expiry === null) return;
 
     const fail = async (reason: string) => {
       await helpers.query("select paytrust_private.fail_payment_transaction($1, $2)", [
@@ -65,6 +95,7 @@ export function makeCreatePaymentTask(options: {
         customer: request.customer,
         items: request.items,
         redirectUrl: options.redirectUrl,
+        ...expiry,
       });
       await helpers.query("select paytrust_private.record_gateway_payment($1, $2, $3)", [
         request.transactionId,

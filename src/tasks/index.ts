@@ -3,11 +3,13 @@ import type { TaskList } from "graphile-worker";
 import { makeGateways } from "../gateways/index.ts";
 import { makeRefundAdapters } from "../gateways/refunds.ts";
 import type { WorkerDeps } from "../worker.ts";
+import { makeCancelPaymentTask } from "./gateway__cancel_payment.ts";
 import { makeCreatePaymentTask } from "./gateway__create_payment.ts";
 import { makeReconcileTask } from "./gateway__reconcile.ts";
 import { makeRefundTask } from "./gateway__refund.ts";
 import { maintenance__purge_audit_log } from "./maintenance__purge_audit_log.ts";
 import { maintenance__sweep_stalled } from "./maintenance__sweep_stalled.ts";
+import { payment__expire_overdue } from "./payment__expire_overdue.ts";
 import { makeDeliverWebhookTask } from "./webhook__deliver.ts";
 import { makeProcessWebhookTask } from "./webhook__process.ts";
 
@@ -22,6 +24,10 @@ export function makeTaskList(deps: WorkerDeps): TaskList {
     gateway__create_payment: makeCreatePaymentTask({
       gateways,
       maxAttempts: deps.config.gatewayMaxAttempts,
+    }),
+    gateway__cancel_payment: makeCancelPaymentTask({
+      gateways,
+      webhookMaxAttempts: deps.config.webhookMaxAttempts,
     }),
     gateway__reconcile: makeReconcileTask({
       gateways,
@@ -45,5 +51,6 @@ export function makeTaskList(deps: WorkerDeps): TaskList {
     }),
     maintenance__purge_audit_log,
     maintenance__sweep_stalled,
+    payment__expire_overdue,
   };
 }

@@ -245,6 +245,15 @@ export function parseMidtransCreate(body: unknown, now: Date): Parsed<SandboxPay
     if (duration === null || unit === undefined)
       return invalid("expiry needs a positive duration and a valid unit");
     expirySeconds = duration * unit;
+    if (body.expiry.start_time !== undefined) {
+      // The lifetime counts from start_time: what is left of it from now.
+      const start = parseMidtransStartTime(body.expiry.start_time);
+      if (start === null) return invalid("expiry.start_time must be yyyy-MM-dd HH:mm:ss Z");
+      expirySeconds = Math.max(
+        0,
+        Math.floor((start + duration * unit * 1000 - now.getTime()) / 1000),
+      );
+    }
   }
   const at = now.toISOString();
   return {
@@ -290,4 +299,27 @@ export function applyAction(
     paidAt: paid ? now.toISOString() : payment.paidAt,
     updatedAt: now.toISOString(),
   };
+}
+
+/** A pending payment whose checkout lifetime has passed, as the gateway then shows it: expired. */
+export function expireIfOverdue(payment: SandboxPayment, now: Date): SandboxPayment {
+  if (payment.status !== PENDING_STATUS[payment.gateway]) return payment;
+  const expiresAt = Date.parse(payment.createdAt) + payment.expirySeconds * 1000;
+  if (now.getTime() < expiresAt) return payment;
+  return {
+    ...payment,
+    status: ACTION_STATUS[payment.gateway].expire,
+    updatedAt: new Date(expiresAt).toISOString(),
+  };
+}
+
+/** Midtrans expiry.start_time "yyyy-MM-dd HH:mm:ss Z" (Z: +0700), as epoch ms; null when malformed. */
+export function parseMidtransStartTime(value: unknown): number | null {
+  if (typeof value !== "string") return null;
+  const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) ([+-])(\d{2})(\d{2})$/.exec(value);
+  if (!m) return null;
+  const utc = Date.parse(`${m[1]}T${m[2]}Z`);
+  if (!Number.isFinite(utc)) return null;
+  const offset = (Number(m[4]) * 60 + Number(m[5])) * 60_000 * (m[3] === "+" ? 1 : -1);
+  return utc - offset;
 }
