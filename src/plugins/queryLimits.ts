@@ -45,7 +45,7 @@ import {
   type SelectionSetNode,
   type ValueNode,
 } from "postgraphile/graphql";
-import { sendError } from "../auth/middleware.ts";
+import { sendError } from "../http/errors.ts";
 import { PAGE_SIZE } from "./connectionLimits.ts";
 
 export interface QueryLimits {

@@ -7,7 +7,7 @@
 import type { Request, Response } from "express";
 import type pg from "pg";
 import { SafeError } from "postgraphile/grafast";
-import { sendError } from "../auth/middleware.ts";
+import { sendError } from "../http/errors.ts";
 import type { Iso20022Invoice } from "../iso20022/index.ts";
 import { pain001Xml, pain002Xml } from "../plugins/iso20022.ts";
 import { pgSettingsFor } from "../plugins/preset.ts";

@@ -5,7 +5,7 @@
  * holds at most `max` connections of the pool the webhooks and the worker use.
  */
 import type { NextFunction, Request, Response } from "express";
-import { sendError } from "../auth/middleware.ts";
+import { sendError } from "../http/errors.ts";
 
 export interface GateOptions {
   /** Requests inside at once. */

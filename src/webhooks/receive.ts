@@ -5,8 +5,8 @@
  */
 import type { Request, Response } from "express";
 import type pg from "pg";
-import { sendError } from "../auth/middleware.ts";
 import type { GatewayName } from "../gateways/types.ts";
+import { sendError } from "../http/errors.ts";
 import { webhookCounter } from "../metrics.ts";
 
 export const WEBHOOK_BODY_LIMIT = "64kb";
