@@ -44,6 +44,19 @@ create or replace function paytrust_private.gateway_charge_id(p_gateway text, p_
   select case p_gateway when 'xendit' then p_payload ->> 'id' else p_payload ->> 'order_id' end;
 $$ language sql immutable;
 
+-- A notification that could move nothing whatever the gateway says: its status
+-- is not above the attempt's, and it brings no money not applied yet (a
+-- PENDING after PAID, a repeated PAID for the same invoice). No status API call.
+create or replace function paytrust_private.webhook_claim_is_stale(
+  p_tx paytrust_public.payment_transactions, p_gateway text, p_payload jsonb, p_claimed text
+) returns boolean as $$
+  select paytrust_private.payment_status_rank(p_claimed) <= paytrust_private.payment_status_rank(p_tx.status)
+     and (p_claimed not in ('paid', 'settled')
+          or exists (select 1 from paytrust_private.gateway_charges c
+                      where c.transaction_id = p_tx.id
+                        and c.gateway_charge_id = coalesce(paytrust_private.gateway_charge_id(p_gateway, p_payload), p_tx.external_id)));
+$$ language sql stable;
+
 -- Short, stable error text for webhook_events.last_error / outcome (tenants read them).
 create or replace function paytrust_private.webhook_error_text(p_code text, p_message text) returns text as $$
   select left(coalesce(p_code, 'PTWHE') || ': ' || regexp_replace(coalesce(p_message, ''), '[\r\n\t]+', ' ', 'g'), 300);
@@ -67,7 +80,8 @@ begin
   end if;
   select * into v_tx from paytrust_public.payment_transactions where id = v_event.transaction_id;
   select * into v_claim from paytrust_private.normalise_gateway_status(v_event.gateway, v_event.payload, v_tx.currency);
-  if v_claim.status is null then
+  if v_claim.status is null
+     or paytrust_private.webhook_claim_is_stale(v_tx, v_event.gateway, v_event.payload, v_claim.status) then
     return jsonb_build_object('confirm', false);
   end if;
   return jsonb_build_object(
@@ -155,6 +169,14 @@ begin
            processed_at = now(), attempts = attempts + 1
      where id = v_event.id;
     return 'ignored';
+  end if;
+
+  if paytrust_private.webhook_claim_is_stale(v_tx, v_event.gateway, v_event.payload, v_claim.status) then
+    update paytrust_public.webhook_events
+       set status = 'processed', outcome = format('stale: %s after %s', v_claim.status, v_tx.status),
+           processed_at = now(), attempts = attempts + 1, last_error = null
+     where id = v_event.id;
+    return 'stale';
   end if;
 
   -- What the gateway's status API says. A reconciliation report is the API's own answer.

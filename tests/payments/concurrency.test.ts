@@ -47,13 +47,9 @@ describe("payments under concurrency and hostile delivery", () => {
     const tx = await startPayment(app, key, invoice.id);
     const sandbox = app.runtime.sandbox!;
     // Mark paid in the sandbox without delivering, then deliver the same signed webhook 50 times at once.
-    const payment = sandbox.find("xendit", tx.externalId)!;
-    const webhook = sandbox.webhookFor("xendit", payment.externalId);
-    const paidBody = JSON.stringify({
-      ...JSON.parse(webhook.body),
-      status: "PAID",
-      paid_amount: Number(invoice.total),
-    });
+    await sandbox.pay("xendit", tx.externalId, { deliver: false });
+    const webhook = sandbox.webhookFor("xendit", tx.externalId);
+    const paidBody = webhook.body;
     const results = await Promise.all(
       Array.from({ length: 50 }, () => post(webhook.url, paidBody, webhook.headers)),
     );
