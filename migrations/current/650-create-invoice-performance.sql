@@ -130,7 +130,7 @@ begin
                  and l.tax_rate = round(l.tax_rate, 2)
                  and l.quantity::numeric * l.unit_price <= paytrust_public.max_amount() as valid
             from unnest(p_line_items) with ordinality as l(description, quantity, unit_price, tax_rate, n)) s;
-  if not v_valid then
+  if not coalesce(v_valid, false) then
     -- Some line is bad: the checks one line at a time, to name the first bad one.
     foreach v_line in array p_line_items loop
       i := i + 1;
