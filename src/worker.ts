@@ -3,22 +3,13 @@
  * Tasks live one per file in src/tasks, named area__action.
  */
 import { Logger, type Runner, run } from "graphile-worker";
-import type pg from "pg";
 import type { Config } from "./config.ts";
-import { graphileLogFactory, type Logger as PinoLogger } from "./logger.ts";
+import { graphileLogFactory } from "./logger.ts";
+import type { WorkerDeps } from "./tasks/deps.ts";
 import { makeTaskList } from "./tasks/index.ts";
 import { SWEEP_CHAIN_JOB_KEY, type SweepPayload } from "./tasks/maintenance__sweep_stalled.ts";
 
-export interface WorkerDeps {
-  config: Config;
-  /** The runtime role's pool (not the owner; graphile-worker's schema is granted to it). */
-  pool: pg.Pool;
-  gatewayUrls: { xenditBaseUrl: string; midtransSnapUrl: string; midtransApiUrl: string };
-  publicBaseUrl: string;
-  log: (line: string) => void;
-  /** The process's logger: graphile-worker's own lines (scope: workerId, task, job) go to it. */
-  logger?: PinoLogger;
-}
+export type { WorkerDeps } from "./tasks/deps.ts";
 
 /** What the sweeper is told: see PAYTRUST_SWEEP_STALLED_AFTER_SECONDS / _INTERVAL_SECONDS. */
 export function sweepPayload(config: Config): SweepPayload {

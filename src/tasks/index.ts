@@ -2,7 +2,7 @@
 import type { TaskList } from "graphile-worker";
 import { makeGateways } from "../gateways/index.ts";
 import { makeRefundAdapters } from "../gateways/refunds.ts";
-import type { WorkerDeps } from "../worker.ts";
+import type { WorkerDeps } from "./deps.ts";
 import { makeCancelPaymentTask } from "./gateway__cancel_payment.ts";
 import { makeCreatePaymentTask } from "./gateway__create_payment.ts";
 import { makeReconcileTask } from "./gateway__reconcile.ts";
