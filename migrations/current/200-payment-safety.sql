@@ -297,9 +297,12 @@ begin
       return next;
     end loop;
   end if;
-  update paytrust_private.reconcile_cursor c
-     set last_created_at = v_last_created_at, last_id = v_last_id, updated_at = now()
-   where c.singleton;
+  -- Nothing due: the cursor stays (the next run with due attempts continues from it).
+  if v_count > 0 then
+    update paytrust_private.reconcile_cursor c
+       set last_created_at = v_last_created_at, last_id = v_last_id, updated_at = now()
+     where c.singleton;
+  end if;
 end;
 $$ language plpgsql volatile set search_path to pg_catalog, public, pg_temp;
 comment on function paytrust_private.transactions_to_reconcile(interval, integer) is
