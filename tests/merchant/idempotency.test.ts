@@ -101,12 +101,16 @@ describe("idempotency keys on initiatePayment, refundPayment, createSupplementar
       await eventually(
         async () => (await getTransaction(app, key, first.object.id)).gatewayCheckoutUrl,
       );
+      // The first call's job is done (none left), so any job now would be the replay's.
+      await eventually(
+        async () => (await jobsFor("gateway__create_payment", first.object.id)) === 0,
+      );
       const again = await initiate({ invoiceId: invoice.id, idempotencyKey: "pay-1" });
       expect(again.errors).toBeUndefined();
       expect(again.object.id).toBe(first.object.id);
       expect(again.object.externalId).toBe(first.object.externalId);
       expect(await attempts(invoice.id)).toBe(1);
-      expect(await jobsFor("gateway__create_payment", first.object.id)).toBe(0); // done, none queued
+      expect(await jobsFor("gateway__create_payment", first.object.id)).toBe(0); // none queued
       await new Promise((r) => setTimeout(r, 300));
       expect(gatewayCreates() - before).toBe(1);
 
@@ -177,6 +181,8 @@ describe("idempotency keys on initiatePayment, refundPayment, createSupplementar
       const first = await refund(input);
       expect(first.errors).toBeUndefined();
       await eventually(async () => atGateway(tx.externalId) === 1);
+      // The first call's job is done (none left), so any job now would be the replay's.
+      await eventually(async () => (await jobsFor("gateway__refund", first.object.id)) === 0);
       const again = await refund(input);
       expect(again.errors).toBeUndefined();
       expect(again.object.id).toBe(first.object.id);
