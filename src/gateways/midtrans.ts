@@ -116,8 +116,16 @@ export function makeMidtransAdapter(options: MidtransAdapterOptions): GatewayAda
     secrets: [options.serverKey],
   };
 
-  /** The status API's record of an order, or null when Midtrans does not know it. */
-  async function fetchStatus(orderId: string): Promise<Record<string, unknown> | null> {
+  /**
+   * The status API's record of an order, or null when Midtrans does not know it
+   * (the real API lists an order only once a payment method was chosen).
+   * forReuse: the sandbox's 404 for an order whose Snap checkout exists carries
+   * snap_token/snap_redirect_url; createPayment reuses those (never a status).
+   */
+  async function fetchStatus(
+    orderId: string,
+    forReuse = false,
+  ): Promise<Record<string, unknown> | null> {
     const url = `${api}/v2/${encodeURIComponent(orderId)}/status`;
     const response = await requestJson({ ...common, method: "GET", url, allowStatuses: [404] });
     const body = (
@@ -126,7 +134,9 @@ export function makeMidtransAdapter(options: MidtransAdapterOptions): GatewayAda
     if (typeof body.transaction_status === "string") return body;
     // "Transaction doesn't exist": HTTP 404, or HTTP 200 with status_code "404" in older API versions.
     const code = String(body.status_code ?? response.status);
-    if (response.status === 404 || code === "404") return null;
+    if (response.status === 404 || code === "404") {
+      return forReuse && typeof body.snap_token === "string" ? body : null;
+    }
     const said = redact(gatewayMessage(body) ?? "no status message", [options.serverKey]);
     throw new GatewayError(`Midtrans GET /v2/…/status: status_code ${code}: ${said}`, {
       transient: code.startsWith("5") || code === "429",
@@ -142,7 +152,7 @@ export function makeMidtransAdapter(options: MidtransAdapterOptions): GatewayAda
 
   async function createPayment(request: CreatePaymentRequest): Promise<CreatePaymentResult> {
     const body = midtransSnapBody(request);
-    const existing = await fetchStatus(request.externalId);
+    const existing = await fetchStatus(request.externalId, true);
     if (existing) return reuse(existing, request.externalId);
 
     const response = await requestJson({
@@ -155,7 +165,7 @@ export function makeMidtransAdapter(options: MidtransAdapterOptions): GatewayAda
     if (response.status >= 400) {
       if (isDuplicateOrderError(response.body)) {
         // Created by an attempt whose answer we lost: reuse it if the status API shows it.
-        const raced = await fetchStatus(request.externalId);
+        const raced = await fetchStatus(request.externalId, true);
         if (raced) return reuse(raced, request.externalId);
       }
       const said = redact(gatewayMessage(response.body) ?? "no error message", [options.serverKey]);

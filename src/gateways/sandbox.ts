@@ -132,6 +132,8 @@ export interface SandboxControl {
   duplicateInvoice(key: string): SandboxPayment;
   /** Sets a gateway-native status (e.g. Midtrans "cancel") without a webhook: the status API then says it. */
   setStatus(gateway: GatewayName, key: string, status: string): SandboxPayment;
+  /** Midtrans: the customer picks a payment method (the order stays pending; the status API now knows it). */
+  chooseMethod(key: string): SandboxPayment;
   /** Xendit PAID → SETTLED, with a SETTLED callback (a sandbox extension: real Xendit only shows it in GET). */
   settle(key: string, options?: SandboxActionOptions): Promise<SandboxActionResult>;
   /** The signed webhook for the payment's current state, not sent: for replay and out-of-order tests. */
@@ -424,6 +426,17 @@ export function createSandboxRouter(options: SandboxOptions): {
         status_message: "Transaction doesn't exist.",
         id: randomUUID(),
       });
+    if (payment.methodChosen !== true) {
+      // No method chosen yet: Midtrans knows no transaction. The sandbox extensions let a
+      // retried create reuse the checkout (see SANDBOX_STATUS_EXTENSIONS).
+      return json(404, {
+        status_code: "404",
+        status_message: "Transaction doesn't exist.",
+        id: randomUUID(),
+        snap_token: payment.token,
+        snap_redirect_url: checkoutUrl(payment),
+      });
+    }
     return json(200, midtransStatus(payment, options.midtransServerKey, checkoutUrl(payment)));
   }
 
@@ -591,7 +604,14 @@ export function createSandboxRouter(options: SandboxOptions): {
     setStatus(gateway, key, status) {
       const current = find(gateway, key);
       if (!current) throw new Error(`No ${gateway} sandbox payment "${key}"`);
-      const next = { ...current, status, updatedAt: new Date().toISOString() };
+      const next = { ...current, status, methodChosen: true, updatedAt: new Date().toISOString() };
+      save(next);
+      return { ...next };
+    },
+    chooseMethod(key) {
+      const current = find("midtrans", key);
+      if (!current) throw new Error(`No midtrans sandbox payment "${key}"`);
+      const next = { ...current, methodChosen: true, updatedAt: new Date().toISOString() };
       save(next);
       return { ...next };
     },

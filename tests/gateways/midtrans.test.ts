@@ -185,6 +185,9 @@ describe("Midtrans adapter against the sandbox", () => {
     const request = paymentRequest();
     expect(await h.midtrans.getStatus(request.externalId, null)).toBe(null);
     const created = await h.midtrans.createPayment(request);
+    // Like Midtrans, the status API knows the order only once the customer chose a method.
+    expect(await h.midtrans.getStatus(request.externalId, created.gatewayReference)).toBe(null);
+    h.control.chooseMethod(request.externalId);
     const pending = await h.midtrans.getStatus(request.externalId, created.gatewayReference);
     expect(pending?.payload.transaction_status).toBe("pending");
     expect(pending?.payload.status_code).toBe("201");

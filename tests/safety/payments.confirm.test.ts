@@ -107,7 +107,11 @@ describe("payments are confirmed through the gateway's status API", () => {
     const tx = await startPayment(app, key, invoice.id);
     const before = await state(invoice.id, tx.id);
     const gross = `${tx.amount}.00`;
-    // An order the gateway never saw: a PAID claim for it is contradicted (404).
+    // Like Midtrans, the sandbox's status API knows no order until a method is chosen.
+    const statusUrl = `${app.url}/sandbox/midtrans/v2/${tx.externalId}/status`;
+    const auth = { authorization: `Basic ${Buffer.from(`${MIDTRANS_KEY}:`).toString("base64")}` };
+    expect((await fetch(statusUrl, { headers: auth })).status).toBe(404);
+    // An order the gateway never charged: a PAID claim for it is contradicted (404).
     const res = await post(
       "/webhooks/midtrans",
       midtransNote(tx.externalId, "settlement", "200", gross),
@@ -115,8 +119,15 @@ describe("payments are confirmed through the gateway's status API", () => {
     expect(res.status).toBe(200);
     const [event] = await settledEvents(tx.id, 1);
     expect(event.status).toBe("ignored");
-    expect(event.outcome).toMatch(/^contradicted: /);
+    expect(event.outcome).toMatch(
+      /^contradicted: notification says settled; the gateway has no such payment/,
+    );
     expect(await state(invoice.id, tx.id)).toEqual(before);
+    // Once a method is chosen the order is pending there: a settlement claim is still contradicted.
+    sandbox().chooseMethod(tx.externalId);
+    const pending = await fetch(statusUrl, { headers: auth });
+    expect(pending.status).toBe(200);
+    expect((await pending.json()).transaction_status).toBe("pending");
   });
 
   it("a captured Midtrans cancel (status code 200) re-sent as settlement moves nothing", async () => {

@@ -34,6 +34,11 @@ export interface SandboxPayment {
   createdAt: string;
   updatedAt: string;
   paidAt: string | null;
+  /**
+   * Midtrans: the customer chose a payment method on the checkout page. Until
+   * then the status API answers 404 "Transaction doesn't exist", as Midtrans does.
+   */
+  methodChosen?: boolean;
 }
 
 /** A refusal in the gateway's own error format. */
@@ -294,6 +299,7 @@ export function applyAction(
   const paid = action === "pay";
   return {
     ...payment,
+    methodChosen: true,
     status,
     paidMinor: paid ? (paidMinor ?? payment.amountMinor) : payment.paidMinor,
     paidAt: paid ? now.toISOString() : payment.paidAt,
