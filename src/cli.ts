@@ -5,10 +5,11 @@
 import { format } from "node:util";
 import pg from "pg";
 import { issueApiKey } from "./auth/apiKeys.ts";
-import { type Config, ConfigError, loadConfig } from "./config.ts";
-import { AnalystError, createAnalyst } from "./db/analyst.ts";
+import { type Config, loadConfig } from "./config.ts";
+import { createAnalyst } from "./db/analyst.ts";
 import { migrateDatabase } from "./db/bootstrap.ts";
 import { type DatabaseUrls, resolveDatabase } from "./db/connection.ts";
+import { PayTrustError } from "./errors.ts";
 import { createLogger, isPretty, type Logger, lineLog } from "./logger.ts";
 import { startRuntime } from "./runtime.ts";
 
@@ -21,9 +22,8 @@ const USAGE = `Usage: paytrust <command>
   create-admin-key --json   create a platform admin API key
   create-analyst NAME       create a read-only analyst login for the reporting schema`;
 
-class UsageError extends Error {
-  code = "PTUSAGE";
-}
+/** Bad command-line usage: PTUSAGE, exit code 64. */
+const usageError = (message: string) => new PayTrustError("PTUSAGE", message);
 
 /**
  * The process's logger. One-shot commands log to stderr (their stdout is the
@@ -144,7 +144,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     case "create-tenant": {
       const name = positional[0];
-      if (!name) throw new UsageError("create-tenant needs a NAME");
+      if (!name) throw usageError("create-tenant needs a NAME");
       const result = await withOwner(async (client) => {
         await client.query("begin");
         const { rows } = await client.query(
@@ -183,7 +183,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     case "create-analyst": {
       const name = positional[0];
-      if (!name) throw new UsageError("create-analyst needs a NAME");
+      if (!name) throw usageError("create-analyst needs a NAME");
       const login = await withMigratedDatabase((db) =>
         createAnalyst(db.rootUrl, decodeURIComponent(new URL(db.ownerUrl).pathname.slice(1)), name),
       );
@@ -201,19 +201,16 @@ export async function main(argv: string[]): Promise<void> {
       console.log(USAGE);
       return;
     default:
-      throw new UsageError(`Unknown command "${command}"\n${USAGE}`);
+      throw usageError(`Unknown command "${command}"\n${USAGE}`);
   }
 }
 
 const isEntry = process.argv[1] && /(cli\.ts|paytrust(\.js)?)$/.test(process.argv[1]);
 if (isEntry) {
   main(process.argv.slice(2)).catch((error) => {
-    const code =
-      error instanceof ConfigError || error instanceof UsageError || error instanceof AnalystError
-        ? error.code
-        : (error.code ?? "PTFATAL");
+    const code = error instanceof PayTrustError ? error.code : (error.code ?? "PTFATAL");
     // One plain line for the person at the terminal (not a log line; console may be routed).
     process.stderr.write(`paytrust: [${code}] ${error.message}\n`);
-    process.exit(error instanceof UsageError ? 64 : 1);
+    process.exit(error instanceof PayTrustError && error.code === "PTUSAGE" ? 64 : 1);
   });
 }

@@ -16,11 +16,16 @@ import { committedMigrationCount } from "./db/migrationsStatus.ts";
 import { sendError } from "./http/errors.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { metricsHandler, observeRequests } from "./metrics.ts";
-import { schemaPlugins } from "./plugins/index.ts";
-import { publicIntrospection } from "./plugins/introspection.ts";
-import { makePreset } from "./plugins/preset.ts";
-import { DEFAULT_QUERY_LIMITS, type QueryLimits, queryLimits } from "./plugins/queryLimits.ts";
-import { attachWebsockets, type WebsocketAuth } from "./plugins/subscriptions.ts";
+import {
+  attachWebsockets,
+  DEFAULT_QUERY_LIMITS,
+  makePreset,
+  publicIntrospection,
+  type QueryLimits,
+  queryLimits,
+  schemaPlugins,
+  type WebsocketAuth,
+} from "./plugins/preset.ts";
 import { requestLogging } from "./requestLog.ts";
 import { concurrencyGate, type Gate } from "./routes/gate.ts";
 import { securityHeaders } from "./routes/securityHeaders.ts";

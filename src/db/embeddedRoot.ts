@@ -17,10 +17,10 @@ import { existsSync, lstatSync } from "node:fs";
 import { chmod, chown, cp, mkdir, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { PayTrustError } from "../errors.ts";
 
-export class EmbeddedSetupError extends Error {
-  code = "PTENV";
-}
+/** The embedded server cannot be set up: PTENV, one line saying what to do (docs/errors.md). */
+export const setupError = (message: string) => new PayTrustError("PTENV", message);
 
 const ADVICE =
   "set DATABASE_URL to a PostgreSQL server, run PayTrust as a non-root user, or move the checkout where other users can enter (chmod o+x on each directory)";
@@ -51,7 +51,7 @@ export function postgresOsUser(): OsUser {
   }
   const created = lookup();
   if (!created)
-    throw new EmbeddedSetupError(
+    throw setupError(
       `The embedded PostgreSQL cannot run as root and there is no "postgres" OS user (useradd failed): ${ADVICE}`,
     );
   return created;
@@ -75,7 +75,7 @@ export async function reachableBase(stateDir: string): Promise<string> {
   await mkdir(base, { recursive: true, mode: 0o711 });
   const stat = lstatSync(base);
   if (!stat.isDirectory() || stat.isSymbolicLink() || stat.uid !== 0)
-    throw new EmbeddedSetupError(
+    throw setupError(
       `${base} exists but is not a directory owned by root; remove it, or ${ADVICE}`,
     );
   await chmod(base, 0o711);
@@ -164,7 +164,7 @@ export function rootCluster(options: RootClusterOptions) {
           { uid: user.uid, gid: user.gid, env },
         );
         if (result.status !== 0)
-          throw new EmbeddedSetupError(
+          throw setupError(
             `initdb failed in ${options.dataDir}: ${lastLines(result.output)}; ${ADVICE}`,
           );
       } finally {
@@ -191,16 +191,14 @@ export function rootCluster(options: RootClusterOptions) {
           }
         });
         proc.on("error", (error) => {
-          if (!ready) reject(new EmbeddedSetupError(`postgres could not start: ${error.message}`));
+          if (!ready) reject(setupError(`postgres could not start: ${error.message}`));
         });
         proc.on("exit", () => {
           child = null;
           process.removeListener("exit", killOnExit);
           if (!ready)
             reject(
-              new EmbeddedSetupError(
-                `The embedded PostgreSQL stopped while starting: ${lastLines(output)}`,
-              ),
+              setupError(`The embedded PostgreSQL stopped while starting: ${lastLines(output)}`),
             );
           else if (!stopping) options.log("[postgres] the embedded server exited");
         });

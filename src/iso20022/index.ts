@@ -4,6 +4,7 @@
  * input renders the same bytes.
  */
 export { INVALID_INPUT } from "./common.ts";
+export { pain001Xml, pain002Xml } from "./documents.ts";
 export {
   compactKey,
   installmentEndToEndId,

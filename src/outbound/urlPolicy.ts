@@ -10,20 +10,15 @@
  */
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { BlockList, isIP } from "node:net";
+import { PayTrustError } from "../errors.ts";
 
 export interface UrlPolicy {
   /** Private, loopback and link-local targets (and plain http) are allowed. */
   allowPrivate: boolean;
 }
 
-/** A refused webhook URL; `code` passes grafserv's maskError (docs/errors.md). */
-export class WebhookUrlError extends Error {
-  readonly code = "PTURL";
-  constructor(message: string) {
-    super(message);
-    this.name = "WebhookUrlError";
-  }
-}
+/** A refused webhook URL: PTURL, which grafserv's maskError passes through (docs/errors.md). */
+const refused = (message: string) => new PayTrustError("PTURL", message);
 
 const blocked = new BlockList();
 for (const [net, prefix] of [
@@ -85,16 +80,14 @@ export function parseWebhookUrl(raw: string, policy: UrlPolicy): URL {
   try {
     url = new URL(raw);
   } catch {
-    throw new WebhookUrlError("Webhook URL is not a valid absolute URL");
+    throw refused("Webhook URL is not a valid absolute URL");
   }
-  if (raw.length > 2048) throw new WebhookUrlError("Webhook URL is longer than 2048 characters");
+  if (raw.length > 2048) throw refused("Webhook URL is longer than 2048 characters");
   if (url.protocol !== "https:" && url.protocol !== "http:")
-    throw new WebhookUrlError("Webhook URL must use https");
-  if (url.protocol === "http:" && !policy.allowPrivate)
-    throw new WebhookUrlError("Webhook URL must use https");
-  if (url.username || url.password)
-    throw new WebhookUrlError("Webhook URL must not contain credentials");
-  if (url.hash) throw new WebhookUrlError("Webhook URL must not contain a fragment");
+    throw refused("Webhook URL must use https");
+  if (url.protocol === "http:" && !policy.allowPrivate) throw refused("Webhook URL must use https");
+  if (url.username || url.password) throw refused("Webhook URL must not contain credentials");
+  if (url.hash) throw refused("Webhook URL must not contain a fragment");
   return url;
 }
 
@@ -109,15 +102,15 @@ export async function resolvePermitted(host: string, policy: UrlPolicy): Promise
     : await new Promise((resolve, reject) =>
         dnsLookup(host, { all: true, verbatim: true }, (error, result) =>
           error
-            ? reject(new WebhookUrlError(`Webhook host ${host} does not resolve (${error.code})`))
+            ? reject(refused(`Webhook host ${host} does not resolve (${error.code})`))
             : resolve(result),
         ),
       );
-  if (addresses.length === 0) throw new WebhookUrlError(`Webhook host ${host} does not resolve`);
+  if (addresses.length === 0) throw refused(`Webhook host ${host} does not resolve`);
   if (!policy.allowPrivate) {
     const bad = addresses.find((a) => isBlockedAddress(a.address));
     if (bad)
-      throw new WebhookUrlError(
+      throw refused(
         `Webhook host ${host} resolves to a private, loopback or link-local address (${bad.address}); refused`,
       );
   }

@@ -14,21 +14,12 @@ import { access, context, rootValue } from "postgraphile/grafast";
 import { extendSchema, gql } from "postgraphile/utils";
 import { generateApiKey, hashSecret } from "../auth/apiKeys.ts";
 import type { VerifiedKey } from "../auth/keyVerifier.ts";
-
-/** An error whose code grafserv's maskError lets through as `extensions.code`. */
-export class ApiKeyError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = "ApiKeyError";
-    this.code = code;
-  }
-}
+import { PayTrustError } from "../errors.ts";
 
 /** Refuses before any hashing when the request's key is not an admin key. */
 function assertAdmin(key: VerifiedKey | null | undefined): void {
   if (key?.role !== "admin")
-    throw new ApiKeyError("PTPRM", "This operation needs an admin API key");
+    throw new PayTrustError("PTPRM", "This operation needs an admin API key");
 }
 
 interface CreateInput {

@@ -13,19 +13,18 @@
  * before anything runs; the check here is the fence for every other way in.
  */
 import { ConnectionStep, ConstantStep, constant, lambda, type Step } from "postgraphile/grafast";
+import { PayTrustError } from "../errors.ts";
 
 /** Rows per page: the default page and the largest `first`/`last` accepted. */
 export const PAGE_SIZE = 100;
 
-/** A client error with a project code: maskError passes `code` through as `extensions.code`. */
-export class QueryLimitError extends Error {
-  readonly code = "PTQRY";
-}
+/** A refused page size: PTQRY, which maskError passes through as `extensions.code`. */
+const queryLimitError = (message: string) => new PayTrustError("PTQRY", message);
 
 function checkedPage(name: "first" | "last", value: unknown): number | null {
   if (value == null) return null;
   if (typeof value === "number" && (value > PAGE_SIZE || value < 0)) {
-    throw new QueryLimitError(
+    throw queryLimitError(
       `\`${name}\` is ${value}: a page holds 0 to ${PAGE_SIZE} rows (at most ${PAGE_SIZE} rows per page)`,
     );
   }

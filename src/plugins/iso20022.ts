@@ -1,52 +1,13 @@
 /**
  * Invoice.paymentInitiationXml / Invoice.paymentStatusReportXml: the SQL
  * function invoices_iso20022_data gathers the invoice (through RLS) in the
- * same query as the invoice itself; src/iso20022 renders it.
+ * same query as the invoice itself; src/iso20022 renders it (errors are
+ * PayTrustError PTVAL / PTISO, passed through by maskError).
  */
 import { TYPES } from "postgraphile/@dataplan/pg";
-import { lambda, SafeError } from "postgraphile/grafast";
+import { lambda } from "postgraphile/grafast";
 import { extendSchema } from "postgraphile/utils";
-import {
-  INVALID_INPUT,
-  type Iso20022Invoice,
-  type Pain001Version,
-  type Pain002Version,
-  renderPain001,
-  renderPain002,
-} from "../iso20022/index.ts";
-
-const PAIN001_VERSIONS: readonly string[] = ["09", "03"];
-const PAIN002_VERSIONS: readonly string[] = ["10", "03"];
-
-/** Data the schema cannot express (the renderers refuse rather than emit an invalid document). */
-function unrenderable<T>(render: () => T): T {
-  try {
-    return render();
-  } catch (error) {
-    if ((error as { code?: string }).code === INVALID_INPUT) {
-      throw new SafeError((error as Error).message, { code: "PTISO" });
-    }
-    throw error;
-  }
-}
-
-export function pain001Xml(data: Iso20022Invoice, version: string): string {
-  if (!PAIN001_VERSIONS.includes(version)) {
-    throw new SafeError(`pain.001 version must be "09" or "03", not "${version}"`, {
-      code: "PTVAL",
-    });
-  }
-  return unrenderable(() => renderPain001(data, { version: version as Pain001Version }));
-}
-
-export function pain002Xml(data: Iso20022Invoice, version: string): string {
-  if (!PAIN002_VERSIONS.includes(version)) {
-    throw new SafeError(`pain.002 version must be "10" or "03", not "${version}"`, {
-      code: "PTVAL",
-    });
-  }
-  return unrenderable(() => renderPain002(data, { version: version as Pain002Version }));
-}
+import { type Iso20022Invoice, pain001Xml, pain002Xml } from "../iso20022/index.ts";
 
 export const Iso20022Plugin = extendSchema((build) => {
   const { sql } = build;

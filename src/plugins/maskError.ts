@@ -1,13 +1,15 @@
 /**
- * grafserv masks every error by default. PayTrust's own SQLSTATEs (PTxxx,
- * listed in docs/errors.md) are meant for clients: pass them through with
- * `extensions.code`. A few standard PostgreSQL errors are translated to stable
- * codes; everything else stays masked (and logged with a hash).
+ * grafserv masks every error by default. PayTrust's own codes (PTxxx, listed
+ * in docs/errors.md: SQLSTATEs raised by the SQL, PayTrustError thrown by the
+ * TypeScript) are meant for clients: pass them through with `extensions.code`.
+ * A few standard PostgreSQL errors are translated to stable codes; everything
+ * else stays masked (and logged with a hash).
  */
 import { createHash, randomBytes } from "node:crypto";
 import { isSafeError } from "postgraphile/grafast";
 import { defaultMaskError } from "postgraphile/grafserv";
 import { GraphQLError } from "postgraphile/graphql";
+import { PayTrustError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 
 const STANDARD_CODES: Record<string, { code: string; message?: string }> = {
@@ -29,6 +31,8 @@ const STANDARD_CODES: Record<string, { code: string; message?: string }> = {
 };
 
 export function projectErrorCode(original: unknown): { code: string; message: string } | null {
+  // Thrown on purpose by PayTrust's TypeScript (src/errors.ts): its code and message are for the client.
+  if (original instanceof PayTrustError) return { code: original.code, message: original.message };
   const err = original as { code?: unknown; message?: unknown } | null;
   if (!err || typeof err.code !== "string") {
     // pg's "Connection terminated" and pool timeouts carry no code.

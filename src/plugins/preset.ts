@@ -10,6 +10,7 @@ import { makePgService } from "postgraphile/adaptors/pg";
 import type {} from "postgraphile/grafserv/express/v4";
 import { PostGraphileAmberPreset } from "postgraphile/presets/amber";
 import type { KeyVerifier, VerifiedKey } from "../auth/keyVerifier.ts";
+import { pgSettingsFor } from "../auth/pgSettings.ts";
 import type { Logger } from "../logger.ts";
 import type { UrlPolicy } from "../outbound/urlPolicy.ts";
 import { PayTrustAggregatesPreset } from "./aggregates.ts";
@@ -21,6 +22,14 @@ import {
   type QueryLimits,
 } from "./queryLimits.ts";
 import { type WebsocketAuth, websocketContext } from "./subscriptions.ts";
+
+// The plugins' entry point: what the HTTP edge (src/server.ts) needs from src/plugins
+// comes through here (tests/unit/layering.test.ts).
+export { pgSettingsFor } from "../auth/pgSettings.ts";
+export { schemaPlugins } from "./index.ts";
+export { publicIntrospection } from "./introspection.ts";
+export { DEFAULT_QUERY_LIMITS, type QueryLimits, queryLimits } from "./queryLimits.ts";
+export { attachWebsockets, type WebsocketAuth } from "./subscriptions.ts";
 
 declare global {
   namespace Grafast {
@@ -53,29 +62,6 @@ export interface PresetOptions {
   watch?: { superuserPool?: pg.Pool };
   /** Where masked (unexpected) GraphQL errors are logged, with the request id. */
   logger?: Logger;
-}
-
-/** The Postgres settings for one request: role and tenant claim, nothing from the client. */
-export function pgSettingsFor(
-  req: Request | undefined,
-  publicBaseUrl: string,
-): Record<string, string> {
-  const key = req?.apiKey;
-  // Unreachable behind the auth middleware; a request without a key gets a tenant that owns nothing.
-  if (!key)
-    return {
-      role: "paytrust_tenant",
-      "paytrust.tenant_id": "00000000-0000-0000-0000-000000000000",
-    };
-  return {
-    "paytrust.public_base_url": publicBaseUrl,
-    role: key.role === "admin" ? "paytrust_admin" : "paytrust_tenant",
-    "paytrust.role": key.role,
-    "paytrust.tenant_id": key.tenantId ?? "",
-    "paytrust.api_key_id": key.id,
-    "paytrust.ip": req?.ip ?? "",
-    "paytrust.user_agent": String(req?.headers["user-agent"] ?? "").slice(0, 512),
-  };
 }
 
 export function makePreset(options: PresetOptions): GraphileConfig.Preset {

@@ -28,16 +28,7 @@ import { context, lambda, listen } from "postgraphile/grafast";
 import { makeGraphQLWSConfig, normalizeConnectionParams } from "postgraphile/grafserv";
 import { extendSchema, gql } from "postgraphile/utils";
 import type { KeyVerifier, VerifiedKey } from "../auth/keyVerifier.ts";
-
-/** A refused websocket key; `code` passes grafserv's maskError. */
-export class SubscriptionAuthError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = "SubscriptionAuthError";
-    this.code = code;
-  }
-}
+import { PayTrustError } from "../errors.ts";
 
 /** The topic an invisible id listens on: nothing ever notifies it. */
 const NOWHERE = "paytrust:nothing";
@@ -67,7 +58,7 @@ export async function websocketContext(
   const ip = ws.request && auth ? auth.clientIp(ws.request) : "";
   const spend = async () => {
     if (auth && !(await auth.budget.takeIp(ip)))
-      throw new SubscriptionAuthError(
+      throw new PayTrustError(
         "PTRATE",
         "Too many failed authentications from this address; retry in a minute",
       );
@@ -76,7 +67,7 @@ export async function websocketContext(
   const match = typeof header === "string" ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
   if (!match) {
     await spend();
-    throw new SubscriptionAuthError(
+    throw new PayTrustError(
       "PTAUTH",
       'Missing API key: send {"authorization": "Bearer <api key>"} in connection_init',
     );
@@ -94,13 +85,10 @@ export async function websocketContext(
     });
   } catch {
     (refund as (() => void) | null)?.();
-    throw new SubscriptionAuthError(
-      "PTUNAV",
-      "Authentication is temporarily unavailable; retry shortly",
-    );
+    throw new PayTrustError("PTUNAV", "Authentication is temporarily unavailable; retry shortly");
   }
   const throttled = () =>
-    new SubscriptionAuthError(
+    new PayTrustError(
       "PTRATE",
       "Too many failed authentications from this address; retry in a minute",
     );
@@ -109,7 +97,7 @@ export async function websocketContext(
   if (!key) {
     // No point reserved for this attempt yet (no lookup ran): it pays now.
     if (refund === null) await spend();
-    throw new SubscriptionAuthError("PTAUTH", "Invalid, expired or revoked API key");
+    throw new PayTrustError("PTAUTH", "Invalid, expired or revoked API key");
   }
   (refund as (() => void) | null)?.();
   return {
@@ -173,7 +161,8 @@ export async function attachWebsockets(
         );
         return true;
       } catch (error) {
-        if (!(error instanceof SubscriptionAuthError)) throw error;
+        // A refused key (PayTrustError: PTAUTH, PTRATE or PTUNAV) closes the socket.
+        if (!(error instanceof PayTrustError)) throw error;
         // The reason carries the project code (close reasons hold at most 123 bytes).
         const reason = Buffer.from(`${error.code}: ${error.message}`).subarray(0, 123).toString();
         ctx.extra.socket.close(CLOSE_CODES[error.code] ?? CloseCode.Forbidden, reason);

@@ -6,11 +6,10 @@
  */
 import type { Request, Response } from "express";
 import type pg from "pg";
-import { SafeError } from "postgraphile/grafast";
-import { sendError } from "../http/errors.ts";
-import type { Iso20022Invoice } from "../iso20022/index.ts";
-import { pain001Xml, pain002Xml } from "../plugins/iso20022.ts";
-import { pgSettingsFor } from "../plugins/preset.ts";
+import { pgSettingsFor } from "../auth/pgSettings.ts";
+import { PayTrustError } from "../errors.ts";
+import { sendError, sendPayTrustError } from "../http/errors.ts";
+import { type Iso20022Invoice, pain001Xml, pain002Xml } from "../iso20022/index.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -64,10 +63,8 @@ export function invoiceDocumentHandler(
       const xml = kind === "pain.001" ? pain001Xml(data, version) : pain002Xml(data, version);
       res.type("application/xml").send(xml);
     } catch (error) {
-      if (error instanceof SafeError) {
-        const code = String(error.extensions?.code ?? "PTVAL");
-        return sendError(res, code === "PTISO" ? 422 : 400, code, error.message);
-      }
+      // PTVAL (an unknown version, 400) or PTISO (data no valid document can hold, 422).
+      if (error instanceof PayTrustError) return sendPayTrustError(res, error);
       throw error;
     }
   };

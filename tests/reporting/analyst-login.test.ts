@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import pg from "pg";
-import { type AnalystError, createAnalyst } from "../../src/db/analyst.ts";
+import { createAnalyst } from "../../src/db/analyst.ts";
+import type { PayTrustError } from "../../src/errors.ts";
 import { freshDatabase, type TestDatabase } from "../helpers/db.ts";
 import { buildFixture, type Fixture } from "./fixture.ts";
 
@@ -130,13 +131,13 @@ describe("analyst logins", () => {
     ]) {
       await assert.rejects(
         createAnalyst(db.rootUrl, db.name, bad),
-        (e: AnalystError) => e.code === "PTVAL",
+        (e: PayTrustError) => e.code === "PTVAL",
         bad,
       );
     }
     await assert.rejects(
       createAnalyst(db.rootUrl, db.name, "postgres"),
-      (e: AnalystError) => e.code === "PTDUP",
+      (e: PayTrustError) => e.code === "PTDUP",
     );
   });
 });

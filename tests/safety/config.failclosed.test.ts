@@ -7,7 +7,8 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { describe, expect, it } from "@jest/globals";
-import { ConfigError, loadConfig, parseTrustProxy } from "../../src/config.ts";
+import { loadConfig, parseTrustProxy } from "../../src/config.ts";
+import { PayTrustError } from "../../src/errors.ts";
 import { projectRoot } from "../../src/db/bootstrap.ts";
 
 const run = promisify(execFile);
@@ -25,8 +26,8 @@ function refusal(env: Record<string, string>): string {
   try {
     loadConfig(env);
   } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).code).toBe("PTENV");
+    expect(error).toBeInstanceOf(PayTrustError);
+    expect((error as PayTrustError).code).toBe("PTENV");
     return (error as Error).message;
   }
   throw new Error("loadConfig accepted the environment");

@@ -196,4 +196,47 @@ describe("permanent webhook errors fail at once and are listed", () => {
     }, 20_000);
     expect(tx.failure_reason).toMatch(/^PTWHX: /);
   });
+
+  it("the sweeper re-queues outbound webhook deliveries a dead worker left locked", async () => {
+    const tenant = await createTenant(db.pool, "Outbound shop");
+    const created = await app.gql(
+      `mutation($url: String!, $types: [String!]!) {
+         createWebhookEndpoint(input: {url: $url, eventTypes: $types}) { webhookEndpoint { id } } }`,
+      { url: "http://127.0.0.1:9/hook", types: ["invoice.paid"] },
+      tenant.apiKey,
+    );
+    expect(created.body.errors).toBe(undefined);
+    // An event whose delivery job a dead worker holds (locked 10 minutes ago), committed together.
+    const client = await db.pool.connect();
+    try {
+      await client.query("begin");
+      await client.query("select paytrust_private.emit_event($1, 'invoice.paid', '{}'::jsonb)", [
+        tenant.tenantId,
+      ]);
+      const locked = await client.query(
+        `update graphile_worker._private_jobs
+            set locked_at = now() - interval '10 minutes', locked_by = 'dead-worker'
+          where key like 'webhook__deliver:%'`,
+      );
+      expect(locked.rowCount).toBe(1);
+      await client.query("commit");
+    } finally {
+      client.release();
+    }
+    await db.pool.query(
+      "select graphile_worker.add_job('maintenance__sweep_stalled', json_build_object('stalledAfterSeconds', 1, 'intervalSeconds', 60))",
+    );
+    await eventually(
+      async () => app.logs.some((l) => /Re-queued 1 stalled outbound webhook/.test(l)),
+      20_000,
+    );
+    // The new job is not the dead worker's: it runs (and records a delivery attempt).
+    await eventually(async () => {
+      const { rows } = await db.pool.query(
+        "select count(*)::int as n from paytrust_public.webhook_deliveries where tenant_id = $1",
+        [tenant.tenantId],
+      );
+      return rows[0].n > 0;
+    }, 20_000);
+  });
 });
