@@ -125,6 +125,27 @@ describe("cancelPayment", () => {
     });
   }
 
+  for (const gateway of ["xendit", "midtrans"] as Gateway[]) {
+    it(`${gateway}: money the gateway still takes after the cancel is recorded, never dropped`, async () => {
+      const invoice = await createInvoice(app, key, { currency: "IDR", gateway });
+      const tx = await startPayment(app, key, invoice.id);
+      expect((await cancel(tx.id)).tx.status).toBe("cancelled");
+      const sandbox = app.runtime.sandbox!;
+      await eventually(
+        async () => sandbox.find(gateway, tx.externalId)?.status === cancelledAtGateway[gateway],
+      );
+      // The customer's payment went through anyway (a gateway race): PAID arrives, confirmed.
+      const paid = await sandbox.pay(gateway, tx.externalId, { force: true });
+      expect(paid.deliveries.every((d) => d.delivered)).toBe(true);
+      const done = await eventually(async () => {
+        const inv = await getInvoice(app, key, invoice.id);
+        return inv.status === "paid" ? inv : null;
+      });
+      expect(done.amountPaid).toBe(invoice.total);
+      expect(["paid", "settled"]).toContain((await getTransaction(app, key, tx.id)).status);
+    });
+  }
+
   it("another tenant's attempt is not found (PTNFD) and is left pending", async () => {
     const invoice = await createInvoice(app, key, { currency: "IDR", gateway: "xendit" });
     const tx = await startPayment(app, key, invoice.id);
