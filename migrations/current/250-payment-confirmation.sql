@@ -33,6 +33,8 @@ select t.id, case when t.gateway = 'midtrans' then t.external_id else coalesce(t
        t.tenant_id, t.paid_amount
   from paytrust_public.payment_transactions t
  where t.status in ('paid', 'settled', 'refunded') and t.paid_amount > 0
+   -- only attempts with no charge recorded (a re-run must not add the reference of an unpaid invoice)
+   and not exists (select 1 from paytrust_private.gateway_charges c where c.transaction_id = t.id)
 on conflict do nothing;
 
 -- ============================================================================
