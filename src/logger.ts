@@ -23,12 +23,11 @@ export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export const REDACTED = "[Redacted]";
 
-/** Field names that never appear in a log line, at the top level and one level down. */
-const SECRET_FIELDS = [
+/** Field names whose values never appear in a log line, at any depth (case-insensitive). */
+export const SECRET_FIELDS = [
   "authorization",
-  "Authorization",
+  "proxy-authorization",
   "cookie",
-  "Cookie",
   "set-cookie",
   "x-callback-token",
   "x-api-key",
@@ -57,11 +56,51 @@ const SECRET_FIELDS = [
   "rootUrl",
 ];
 
-/** pino `redact` paths: each secret field at the top level, one level down, and in headers. */
+const pathKey = (name: string) => (/^[A-Za-z_$][\w$]*$/.test(name) ? `.${name}` : `["${name}"]`);
+
+/**
+ * pino `redact` paths: each secret field at the top level and in request and
+ * response headers. Exact paths only: pino's wildcard paths cost several
+ * microseconds each per line, so deeper fields are censored by
+ * censorSecrets (formatters.log), which walks plain objects once.
+ */
 export const REDACT_PATHS: string[] = SECRET_FIELDS.flatMap((name) => {
-  const key = /^[A-Za-z_$][\w$]*$/.test(name) ? `.${name}` : `["${name}"]`;
-  return [key.startsWith(".") ? name : key, `*${key}`, `req.headers${key}`, `*.headers${key}`];
+  const key = pathKey(name);
+  return [key.startsWith(".") ? name : key, `req.headers${key}`, `headers${key}`];
 });
+
+const SECRET_NAMES = new Set(SECRET_FIELDS.map((name) => name.toLowerCase()));
+const MAX_DEPTH = 6;
+
+function isPlain(value: object): boolean {
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null || Array.isArray(value);
+}
+
+/**
+ * A copy of `value` with every SECRET_FIELDS field (any depth, any case)
+ * replaced by REDACTED; unchanged objects are returned as they are. Only plain
+ * objects and arrays are walked (errors keep their type for pino's serializer;
+ * their text is scrubbed by scrubText).
+ */
+export function censorSecrets<T>(value: T, depth = 0): T {
+  if (value === null || typeof value !== "object" || depth > MAX_DEPTH || !isPlain(value))
+    return value;
+  let copy: Record<string, unknown> | unknown[] | undefined;
+  const source = value as Record<string, unknown>;
+  for (const key of Object.keys(source)) {
+    const current = source[key];
+    const next =
+      SECRET_NAMES.has(key.toLowerCase()) && current !== undefined && current !== null
+        ? REDACTED
+        : censorSecrets(current, depth + 1);
+    if (next !== current) {
+      copy ??= Array.isArray(value) ? [...value] : { ...source };
+      (copy as Record<string, unknown>)[key] = next;
+    }
+  }
+  return (copy ?? value) as T;
+}
 
 const SCRUBBERS: Array<[RegExp, string]> = [
   // API keys: pt_live_<prefix>_<secret>; the prefix identifies the key, the secret goes.
@@ -77,8 +116,12 @@ const SCRUBBERS: Array<[RegExp, string]> = [
   ],
 ];
 
+const MAY_HOLD_SECRET = /pt_live_|bearer|basic|:\/\/|=/i;
+
 /** Removes API keys, bearer tokens and URL passwords from text (a serialised line or a message). */
 export function scrubText(text: string): string {
+  // Most lines (access lines) hold none of the patterns' anchors: skip the regexes.
+  if (!MAY_HOLD_SECRET.test(text)) return text;
   let out = text;
   for (const [pattern, replacement] of SCRUBBERS) out = out.replace(pattern, replacement);
   return out;
@@ -197,6 +240,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       base: options.base ?? null,
       timestamp: pino.stdTimeFunctions.epochTime,
       redact: { paths: REDACT_PATHS, censor: REDACTED },
+      // Nested secrets (job payloads, error details, headers objects): any depth.
+      formatters: {
+        log: (object) => censorSecrets(object),
+        bindings: (bindings) => censorSecrets(bindings),
+      },
       serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
       // The request being handled, on every line logged while it runs.
       mixin: () => {
