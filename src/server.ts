@@ -13,7 +13,8 @@ import type { RateLimits } from "./auth/rateLimit.ts";
 import type { Config } from "./config.ts";
 import { monitorDatabase } from "./db/health.ts";
 import { committedMigrationCount } from "./db/migrationsStatus.ts";
-import { sendError } from "./http/errors.ts";
+import { PayTrustError } from "./errors.ts";
+import { sendError, sendPayTrustError } from "./http/errors.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { metricsHandler, observeRequests } from "./metrics.ts";
 import {
@@ -214,6 +215,7 @@ export async function startApp(
       queryLimits: graphqlLimits,
       introspection: config.introspection,
       publicBaseUrl: deps.publicBaseUrl,
+      checkoutExpiryMinutes: config.checkoutExpiryMinutes,
       verifier,
       websocketAuth,
       webhookUrlPolicy: { allowPrivate: config.webhookAllowPrivateUrls },
@@ -244,6 +246,8 @@ export async function startApp(
     if (typeof error?.type === "string" && error.status >= 400 && error.status < 500) {
       return sendError(res, error.status, "PTBODY", "The request body cannot be read");
     }
+    // Thrown on purpose with a code (src/errors.ts): the client gets it, with its status.
+    if (error instanceof PayTrustError) return sendPayTrustError(res, error);
     logger.error({ component: "http", err: error }, "Unhandled error");
     sendError(res, 500, "PTINTERNAL", "Internal error");
   });
