@@ -44,6 +44,8 @@ export interface PresetOptions {
   port: number;
   graphiql: boolean;
   publicBaseUrl: string;
+  /** Minutes a payment attempt stays payable (paytrust.checkout_expiry_minutes; SQL's default 1440). */
+  checkoutExpiryMinutes?: number;
   plugins?: GraphileConfig.Plugin[];
   /** Depth, cost and page limits for documents over websockets (HTTP ones pass queryLimits()). */
   queryLimits?: QueryLimits;
@@ -98,20 +100,24 @@ export function makePreset(options: PresetOptions): GraphileConfig.Preset {
       explain: false,
       async context(requestContext) {
         const webhookUrlPolicy = options.webhookUrlPolicy;
+        // Deployment settings SQL reads (initiate_payment's expires_at).
+        const settings: Record<string, string> =
+          options.checkoutExpiryMinutes === undefined
+            ? {}
+            : { "paytrust.checkout_expiry_minutes": String(options.checkoutExpiryMinutes) };
         // Websockets bypass the express auth middleware: the key is in connection_init.
-        if (requestContext.ws && options.verifier)
-          return {
-            ...(await websocketContext(
-              requestContext.ws,
-              options.verifier,
-              options.publicBaseUrl,
-              options.websocketAuth,
-            )),
-            webhookUrlPolicy,
-          };
+        if (requestContext.ws && options.verifier) {
+          const ws = await websocketContext(
+            requestContext.ws,
+            options.verifier,
+            options.publicBaseUrl,
+            options.websocketAuth,
+          );
+          return { ...ws, pgSettings: { ...ws.pgSettings, ...settings }, webhookUrlPolicy };
+        }
         const req = requestContext.expressv4?.req as Request | undefined;
         return {
-          pgSettings: pgSettingsFor(req, options.publicBaseUrl),
+          pgSettings: { ...pgSettingsFor(req, options.publicBaseUrl), ...settings },
           apiKey: req?.apiKey,
           webhookUrlPolicy,
         };
