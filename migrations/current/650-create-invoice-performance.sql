@@ -248,7 +248,11 @@ begin
 
   return v_invoice;
 end;
-$$ language plpgsql volatile set search_path to pg_catalog, public, pg_temp;
+-- Generic plans: a custom plan of the lines query (its row count is the array's
+-- length) looked cheaper than the generic one, so it was planned again, and
+-- line_tax inlined again, on every call.
+$$ language plpgsql volatile set search_path to pg_catalog, public, pg_temp
+  set plan_cache_mode to force_generic_plan;
 comment on function paytrust_private.insert_invoice_audited(uuid, uuid, text, text, text, text,
   paytrust_public.invoice_line[], text, date, integer, integer, numeric[], date[], text, text, text, text) is
   E'insert_invoice, plus the audit row p_audit_action (when not null) written before the invoice, so that nothing but the rows themselves follows the number counter''s lock.';
