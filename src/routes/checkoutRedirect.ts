@@ -25,7 +25,10 @@ export function checkoutRedirectHandler(pool: pg.Pool) {
     let tx: { status: string; gateway_checkout_url: string | null } | undefined;
     try {
       const { rows } = await pool.query(
-        "select status, gateway_checkout_url from paytrust_public.payment_transactions where id = $1",
+        // An attempt past expiresAt is over even before the expiry cron marks it.
+        `select case when status = 'pending' and expires_at <= now() then 'expired' else status end as status,
+                gateway_checkout_url
+           from paytrust_public.payment_transactions where id = $1`,
         [id],
       );
       tx = rows[0];

@@ -225,7 +225,11 @@ describe("expiresAt through GraphQL and the sandbox gateways", () => {
         "update paytrust_public.payment_transactions set expires_at = now() - interval '1 second' where id = $1",
         [first.id],
       );
-      // While it is live, a second attempt is refused.
+      // Its hosted link no longer forwards to the gateway, even before the cron runs.
+      const hop = await fetch(first.checkoutUrl, { redirect: "manual" });
+      expect(hop.status).toBe(200);
+      expect(await hop.text()).toContain("The payment is expired");
+      // Until the cron ends it, a second attempt is refused.
       expect((await initiatePayment(app, key, invoice.id)).errors?.[0]?.extensions?.code).toBe(
         "PTLIV",
       );
