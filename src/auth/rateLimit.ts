@@ -29,7 +29,9 @@
  * in one Map (same semantics as rate-limiter-flexible's memory store: a window
  * opens at the first point and lasts a minute; refused points still count), so
  * a request passes the brute-force guard and the per-key limit without a
- * promise or a timer.
+ * promise or a timer. With Redis, a request with a key costs one round trip:
+ * the brute-force check waits for perKey and goes with the key's point in one
+ * pipelined write.
  */
 import type { NextFunction, Request, Response } from "express";
 import { Redis } from "ioredis";
@@ -240,6 +242,8 @@ export function createRateLimits(options: RateLimitOptions): RateLimits {
         commandTimeout: options.redisTimeoutMs ?? 500,
         // Keep trying to come back, at most every 2 s.
         retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
+        // Commands issued in one tick go out in one write (perKey: guard + limit, one round trip).
+        enableAutoPipelining: true,
       })
     : null;
   // ioredis emits 'error' while Redis is away; the limiters fall back, the process must not crash.
@@ -275,6 +279,8 @@ export function createRateLimits(options: RateLimitOptions): RateLimits {
     if (startup) await startup;
   };
   const prefix = options.keyPrefix ?? redisTarget?.keyPrefix ?? "paytrust";
+  /** Requests whose brute-force check bruteForceGuard left to perKey. */
+  const deferredGuard = new WeakSet<Request>();
   const failedAuthPoints = options.failedAuthPerMinute ?? DEFAULT_FAILED_AUTH_PER_MINUTE;
   const limiters = new Map<string, RateLimiterAbstract>();
 
@@ -320,9 +326,37 @@ export function createRateLimits(options: RateLimitOptions): RateLimits {
   return {
     perKey(req, res, next) {
       const key = req.apiKey;
-      if (!key) return next();
+      if (!key && !deferredGuard.has(req)) return next();
+      if (!key) {
+        // Let through without a key (GraphiQL's page, public introspection): the guard alone.
+        deferredGuard.delete(req);
+        void limiter("authfail", failedAuthPoints)
+          .get(ipOf(req))
+          .catch(() => null)
+          .then((spent) =>
+            spent && spent.consumedPoints >= failedAuthPoints
+              ? refuse(res, failedAuthPoints, spent)
+              : next(),
+          );
+        return;
+      }
       const points = key.rateLimitPerMinute ?? options.defaultPerMinute;
-      void consume(res, "key", points, key.id).then((ok) => ok && next());
+      if (!deferredGuard.has(req)) {
+        void consume(res, "key", points, key.id).then((ok) => ok && next());
+        return;
+      }
+      // The brute-force check deferred by bruteForceGuard and the key's point, issued in one
+      // tick: ioredis pipelines them (enableAutoPipelining), one round trip per request.
+      deferredGuard.delete(req);
+      const guard = limiter("authfail", failedAuthPoints)
+        .get(ipOf(req))
+        .catch(() => null);
+      void Promise.all([guard, consume(res, "key", points, key.id)]).then(([spent, ok]) => {
+        if (!ok) return;
+        if (spent && spent.consumedPoints >= failedAuthPoints)
+          return refuse(res, failedAuthPoints, spent);
+        next();
+      });
     },
     async perIpFailedAuth(req) {
       try {
@@ -333,6 +367,13 @@ export function createRateLimits(options: RateLimitOptions): RateLimits {
       }
     },
     bruteForceGuard(req, res, next) {
+      // A request with a key: checked in perKey, in the same round trip as the key's limit.
+      // Until then nothing is executed, and a key that needs verifying (argon2) first reserves
+      // a point of this very budget (failedAuth.take), so a spent budget still refuses it.
+      if (redis?.status === "ready" && !startup && req.headers.authorization) {
+        deferredGuard.add(req);
+        return next();
+      }
       connected()
         .then(() => limiter("authfail", failedAuthPoints).get(ipOf(req)))
         .then((result) => {
