@@ -403,7 +403,7 @@ describe("no secret in any log", () => {
     ].join("\n");
     expect(everything.includes("capture check: console output is scanned too")).toBeTruthy();
     // forged webhooks were logged
-    expect(everything.includes("[security] unverified")).toBeTruthy();
+    expect(/"component":"security"[^\n]*"msg":"unverified/.test(everything)).toBeTruthy();
     // the gateway refusal was logged
     expect(/Gateway refused|HTTP 401/.test(everything)).toBeTruthy();
     for (const secret of secrets) {
