@@ -25,11 +25,19 @@ type Urls = Omit<DatabaseUrls, "stop">;
 /** Worker tasks completed in this process, by name (--instances: who did the work). */
 const taskCounts: Record<string, number> = {};
 
-// Routine worker chatter would interleave with the progress line; problems still show.
+// Each log line is JSON (src/logger.ts). Routine lines (access lines, worker chatter) would
+// interleave with the progress line: only warnings and errors show.
 const log = (line: string) => {
-  const completed = /^\[worker\] info: Completed task \d+ \(([\w:-]+)/.exec(line);
+  let entry: { level?: number; component?: string; msg?: string };
+  try {
+    entry = JSON.parse(line);
+  } catch {
+    entry = { level: 40, msg: line };
+  }
+  const completed =
+    entry.component === "worker" && /^Completed task \d+ \(([\w:-]+)/.exec(entry.msg ?? "");
   if (completed) taskCounts[completed[1]] = (taskCounts[completed[1]] ?? 0) + 1;
-  if (!/^\[worker\] info:/.test(line)) console.error(`[server] ${line}`);
+  if ((entry.level ?? 30) >= 40) console.error(`[server] ${line}`);
 };
 
 async function startApi(urls: Urls) {
