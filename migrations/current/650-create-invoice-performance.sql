@@ -9,8 +9,8 @@
 --     row-by-row loop only runs to name the first bad line, on the error path)
 --     and computes the installment plan BEFORE anything is written; the
 --     "invoice.create" audit row is written before the invoice too. After the
---     INSERT that takes the counter lock, only the three set-based INSERTs of
---     rows already computed remain.
+--     invoice's INSERT, which takes the counter lock, only the two set-based
+--     INSERTs of the lines and installments (already computed) remain.
 --   * The sums check (PTSUM) of what insert_invoice writes runs once per
 --     invoice, on the computed lines and plan, right before they are written;
 --     its deferred constraint triggers skip exactly those rows (no deferred
@@ -18,12 +18,15 @@
 --     delete is still checked at commit.
 --   * "Inserted by insert_invoice" (paytrust.inserting_invoice names the
 --     invoice AND the owner is running, i.e. one of the owner's SECURITY
---     DEFINER functions set it) is an inlinable expression instead of two
---     catalog queries per row: the trigger WHEN clauses cost nothing.
+--     DEFINER functions set it) is spelled out in the trigger WHEN clauses,
+--     with the owner as a literal, instead of two catalog queries per row.
 --   * Row triggers that could not do anything for a new invoice's children no
 --     longer fire for them: immutability (a new invoice has no payment) and the
 --     report ledger (a new installment is pending); timestamps on insert fire
 --     only when an INSERT sets them to something else than now().
+--   * audit() in PL/pgSQL (its INSERT plan kept), max_amount() as a literal in
+--     the CHECK constraints, generic plans in insert_invoice_audited: no SQL
+--     parsed or planned again per call.
 
 -- ============================================================================
 -- 1. "Inserted together with its invoice by insert_invoice": an inlinable test
@@ -47,7 +50,7 @@ begin
 end;
 $$;
 comment on function paytrust_private.inserting_with_invoice(uuid) is
-  E'True for rows insert_invoice writes with their new invoice: paytrust.inserting_invoice names the invoice and the tables'' owner is running (a SECURITY DEFINER function of the owner set it; a GUC alone proves nothing). Inlined into the trigger WHEN clauses.';
+  E'True for rows insert_invoice writes with their new invoice: paytrust.inserting_invoice names the invoice and the tables'' owner is running (a SECURITY DEFINER function of the owner set it; a GUC alone proves nothing). The trigger WHEN clauses of 650-create-invoice-performance.sql spell out the same expression.';
 
 -- ============================================================================
 -- 2. insert_invoice: one query for the lines, the plan before any write
