@@ -9,8 +9,9 @@
 --     row-by-row loop only runs to name the first bad line, on the error path)
 --     and computes the installment plan BEFORE anything is written; the
 --     "invoice.create" audit row is written before the invoice too. After the
---     invoice's INSERT, which takes the counter lock, only the two set-based
---     INSERTs of the lines and installments (already computed) remain.
+--     invoice's INSERT, which takes the counter lock, only one statement
+--     remains: the set-based INSERTs of the lines and installments (already
+--     computed).
 --   * The sums check (PTSUM) of what insert_invoice writes runs once per
 --     invoice, on the computed lines and plan, right before they are written;
 --     its deferred constraint triggers skip exactly those rows (no deferred
@@ -83,6 +84,7 @@ declare
   v_principals bigint[];
   v_tax_shares bigint[];
   v_fee_shares bigint[];
+  v_flag text;
   i integer := 0;
 begin
   -- currency and gateway: one lookup when they are fine; the reason when not
@@ -222,8 +224,8 @@ begin
   end if;
 
   -- Writes. The invoice's INSERT takes the tenant's number counter row lock
-  -- (trigger _050_number), held until commit: only these three INSERTs follow.
-  perform set_config('paytrust.inserting_invoice', v_id::text, true);
+  -- (trigger _050_number), held until commit: only the children's INSERT follows.
+  v_flag := set_config('paytrust.inserting_invoice', v_id::text, true);
   insert into paytrust_public.invoices (
     id, tenant_id, parent_invoice_id, currency, gateway, customer_name, customer_email, description, due_date,
     external_ref, subtotal, tax_total, service_fee, total, fee_percent, fee_fixed, installment_count,
@@ -235,19 +237,21 @@ begin
     p_idempotency_key, p_request_hash
   ) returning * into v_invoice;
 
-  insert into paytrust_public.line_items
-    (tenant_id, invoice_id, position, description, quantity, unit_price, tax_rate, line_amount, tax_amount)
-  select p_tenant_id, v_id, l.n, l.description, l.quantity, l.unit_price, l.tax_rate,
-         v_amounts[l.n], v_taxes[l.n]
-    from unnest(p_line_items) with ordinality as l(description, quantity, unit_price, tax_rate, n);
-
+  -- lines and installments in one statement
+  with lines as (
+    insert into paytrust_public.line_items
+      (tenant_id, invoice_id, position, description, quantity, unit_price, tax_rate, line_amount, tax_amount)
+    select p_tenant_id, v_id, l.n, l.description, l.quantity, l.unit_price, l.tax_rate,
+           v_amounts[l.n], v_taxes[l.n]
+      from unnest(p_line_items) with ordinality as l(description, quantity, unit_price, tax_rate, n)
+  )
   insert into paytrust_public.installments
     (tenant_id, invoice_id, number, due_date, principal, tax_amount, fee_amount, total)
   select p_tenant_id, v_id, k,
          coalesce(p_installment_due_dates[k], v_first_due + (k - 1) * v_interval),
          v_principals[k], v_tax_shares[k], v_fee_shares[k], v_principals[k] + v_tax_shares[k] + v_fee_shares[k]
     from generate_series(1, v_count) k;
-  perform set_config('paytrust.inserting_invoice', '', true);
+  v_flag := set_config('paytrust.inserting_invoice', '', true);
 
   return v_invoice;
 end;
