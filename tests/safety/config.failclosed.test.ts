@@ -8,8 +8,8 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { describe, expect, it } from "@jest/globals";
 import { loadConfig, parseTrustProxy } from "../../src/config.ts";
-import { PayTrustError } from "../../src/errors.ts";
 import { projectRoot } from "../../src/db/bootstrap.ts";
+import { PayTrustError } from "../../src/errors.ts";
 
 const run = promisify(execFile);
 
