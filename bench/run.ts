@@ -115,7 +115,7 @@ function sweepPhase(run: Run, path: SweepPath): Promise<SweepResult> {
     path,
     sql: path === "sql" ? CREATE_INVOICE_SQL : FLOOR_CREATE_INVOICE_SQL,
     authUrl: db.urls.authUrl,
-    tenant: db.tenant,
+    tenants: db.tenants,
     clients: plan.sweepClients,
     atConnections: plan.atConnections,
     durationS: options.sweepDurationS,

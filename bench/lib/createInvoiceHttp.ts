@@ -52,7 +52,8 @@ export async function measureCreateInvoice(
     connections: options.connections,
     durationS: options.durationS,
     warmupS: options.warmupS,
-    requests: [requestFor(child, db.tenant)],
+    // autocannon cycles each connection through these: load spread over the tenants
+    requests: db.tenants.map((tenant) => requestFor(child, tenant)),
     failed: failedFor(child),
     onSecond: (elapsed) => {
       if (measured.endCpu || elapsed < options.warmupS - 0.5) return;

@@ -33,7 +33,16 @@ export interface BenchDatabase {
   urls: DatabaseUrls;
   /** Owner connections: set-up, verification queries, maintenance between phases. */
   ownerPool: pg.Pool;
+  /** The first of `tenants`: the one set-up, soak and webhook phases use. */
   tenant: BenchTenant;
+  /**
+   * BENCH_TENANTS tenants; createInvoice load is spread over them (connection
+   * i uses tenant i mod n). Per-tenant invoice numbers are gap-free, so one
+   * tenant's invoices serialise on its counter row until commit; real load
+   * comes from many merchants, and a single tenant would measure that one
+   * row lock rather than the SQL (docs/benchmarks.md).
+   */
+  tenants: BenchTenant[];
   /** The server's processes, when it runs on this machine (CPU accounting). */
   postgres: PostgresProcesses | null;
   close(): Promise<void>;
@@ -61,6 +70,9 @@ async function resolveBenchDatabase(log: (line: string) => void): Promise<Databa
     throw error;
   }
 }
+
+/** Tenants createInvoice load is spread over (see BenchDatabase.tenants). */
+export const BENCH_TENANTS = 10;
 
 /** A tenant with one API key; rateLimitPerMinute null: the platform default (raised for the run). */
 export async function createBenchTenant(
@@ -92,13 +104,19 @@ export async function setUpDatabase(log: (line: string) => void): Promise<BenchD
       quiet: true,
     });
     const ownerPool = makePool(urls.ownerUrl, BENCH_OWNER_POOL);
-    const tenant = await createBenchTenant(ownerPool);
+    const tenants: BenchTenant[] = [];
+    for (let i = 1; i <= BENCH_TENANTS; i++)
+      tenants.push(
+        await createBenchTenant(ownerPool, i === 1 ? undefined : `Benchmark tenant ${i}`),
+      );
+    const tenant = tenants[0];
     await createFloor(ownerPool);
     const postmaster = await findPostmaster(ownerPool);
     return {
       urls,
       ownerPool,
       tenant,
+      tenants,
       // The embedded cluster is the benchmark's alone; on a shared server count its database only.
       postgres: postmaster ? { postmaster, database: urls.embedded ? null : BENCH_DATABASE } : null,
       async close() {

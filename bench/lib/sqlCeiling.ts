@@ -77,7 +77,8 @@ async function clientLoop(pool: pg.Pool, claims: string, params: unknown[], loop
 
 export async function sqlCeiling(options: {
   authUrl: string;
-  tenant: BenchTenant;
+  /** Client i runs as tenants[i mod n]. */
+  tenants: BenchTenant[];
   clients: number;
   durationS: number;
   warmupS: number;
@@ -88,12 +89,14 @@ export async function sqlCeiling(options: {
   meter?: () => () => CpuSplit;
 }): Promise<SqlResult> {
   const pool = makePool(options.authUrl, options.clients);
-  const claims = tenantClaims(options.tenant);
+  const claims = options.tenants.map((tenant) => tenantClaims(tenant));
   const params = createInvoiceParams(BENCH_INVOICE);
   const sql = options.sql ?? CREATE_INVOICE_SQL;
   const runAll = (loop: Loop) =>
     Promise.all(
-      Array.from({ length: options.clients }, () => clientLoop(pool, claims, params, loop)),
+      Array.from({ length: options.clients }, (_, i) =>
+        clientLoop(pool, claims[i % claims.length], params, loop),
+      ),
     );
   try {
     const warmupUntil = performance.now() + options.warmupS * 1000;

@@ -71,7 +71,7 @@ export async function profileSqlFunctions(db: BenchDatabase, seconds: number): P
     await db.ownerPool.query("select pg_stat_reset()");
     const run = await sqlCeiling({
       authUrl: db.urls.authUrl,
-      tenant: db.tenant,
+      tenants: db.tenants,
       clients: 10,
       durationS: seconds,
       warmupS: 0,

@@ -54,7 +54,7 @@ export async function runSweep(options: {
   path: SweepPath;
   sql: string;
   authUrl: string;
-  tenant: BenchTenant;
+  tenants: BenchTenant[];
   clients: number[];
   atConnections: number;
   durationS: number;
@@ -70,7 +70,7 @@ export async function runSweep(options: {
     points.push(
       await sqlCeiling({
         authUrl: options.authUrl,
-        tenant: options.tenant,
+        tenants: options.tenants,
         clients,
         durationS: options.durationS,
         warmupS: options.warmupS,

@@ -400,11 +400,15 @@ begin
   return null;
 end;
 $$ language plpgsql volatile security definer set search_path to pg_catalog, public, pg_temp;
+-- Updates only: nobody can be subscribed to a row before its insert commits
+-- (its id is first known then), and a NOTIFY in createInvoice would take the
+-- cluster-wide notify queue lock at commit while the tenant's invoice counter
+-- row is still locked.
 drop trigger if exists _910_notify on paytrust_public.invoices;
-create trigger _910_notify after insert or update on paytrust_public.invoices
+create trigger _910_notify after update on paytrust_public.invoices
   for each row execute procedure paytrust_private.tg__notify_row('invoice');
 drop trigger if exists _910_notify on paytrust_public.payment_transactions;
-create trigger _910_notify after insert or update on paytrust_public.payment_transactions
+create trigger _910_notify after update on paytrust_public.payment_transactions
   for each row execute procedure paytrust_private.tg__notify_row('payment_transaction');
 
 -- ============================================================================
