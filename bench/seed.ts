@@ -20,9 +20,8 @@
  * failed or interrupted seed leaves the database exactly as it was.
  *
  * Database: DATABASE_URL (the owner), else the embedded server under .paytrust/.
- * Run `paytrust migrate` first. (While migrations/current/ is work in progress,
- * a later `migrate` after any change to those files re-applies them, and the
- * foundation file recreates the schemas: the seeded data goes with them.)
+ * Run `paytrust migrate` first (committed migrations are applied once; the
+ * seeded data survives later migrations).
  */
 import pg from "pg";
 import { loadConfig } from "../src/config.ts";

@@ -72,7 +72,7 @@ export interface Config {
   webhookDeliveryTimeoutMs: number;
   /** Delay before the first retry of a failed outbound webhook; later ones grow (docs/webhooks.md). */
   webhookRetryBaseSeconds: number;
-  /** Apply migrations/current/ at start-up: development only, and only when asked for. */
+  /** Apply migrations/current.sql at start-up: development only, and only when asked for. */
   applyCurrentMigration: boolean;
   /**
    * PAYTRUST_WATCH: PostGraphile watches the database and rebuilds the API

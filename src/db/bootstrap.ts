@@ -124,7 +124,7 @@ export async function ensureDatabase(rootUrl: string, database: string): Promise
   }
 }
 
-/** migrations/current.sql, or the migrations/current/ folder while work is in progress. */
+/** migrations/current.sql (graphile-migrate also accepts a migrations/current/ folder). */
 async function currentMigrationHasSql(): Promise<boolean> {
   const folder = join(migrationsFolder, "current");
   const files = await readdir(folder).then(

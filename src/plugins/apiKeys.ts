@@ -6,7 +6,7 @@
  * and user agent. The plaintext key exists only in this mutation's payload.
  *
  * revokeApiKey, apiKeys, apiKey(id) and apiKeyAuditLogs are generated from SQL
- * (migrations/current/4-api-keys.sql and 1-foundation.sql).
+ * (migrations/committed/000004-api-key-lifecycle-create-rotate-with-grace-revoke-audit-of-e.sql and 1-foundation.sql).
  */
 
 import { sideEffectWithPgClientTransaction } from "postgraphile/@dataplan/pg";

@@ -2,7 +2,7 @@
  * Live status over websockets (graphql-transport-ws on /graphql):
  * `invoiceUpdated(invoiceId)` and `paymentTransactionUpdated(id)`.
  *
- * Fed by LISTEN/NOTIFY: triggers in migrations/current/300-merchant-webhooks.sql
+ * Fed by LISTEN/NOTIFY: triggers in migrations/committed/000011-outbound-webhooks-endpoints-transactional-outbox-deliveries.sql
  * pg_notify('invoice:<id>' / 'payment_transaction:<id>', <id>) in the
  * transaction that changes the row, so an event arrives only after commit.
  * The payload carries only the id; the row is read under the subscriber's own

@@ -7,7 +7,7 @@
  *
  * deleteWebhookEndpoint, redeliverWebhookEvent, webhookEndpoints,
  * webhookDeliveries and outboundEvents are generated from
- * migrations/current/300-merchant-webhooks.sql.
+ * migrations/committed/000011-outbound-webhooks-endpoints-transactional-outbox-deliveries.sql.
  */
 import { sideEffectWithPgClientTransaction } from "postgraphile/@dataplan/pg";
 import { access, context, rootValue } from "postgraphile/grafast";

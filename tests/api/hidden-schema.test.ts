@@ -1,7 +1,7 @@
 /**
  * The hidden schema (issue 16.6, graphile/starter's app_hidden): helpers the
  * API roles call but PostGraphile must not expose live in paytrust_hidden, not
- * behind `@behavior -*` in paytrust_public (migrations/current/800-hidden-schema.sql).
+ * behind `@behavior -*` in paytrust_public (migrations/committed/000015-paytrust_hidden-helpers-the-api-must-not-expose.sql).
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { printLiveSchema } from "../../src/plugins/schemaExport.ts";

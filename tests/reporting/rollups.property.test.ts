@@ -4,7 +4,7 @@
  * (partial, full, overpaid; paid then settled; expired attempts; duplicate
  * deliveries), refunds (partial and full; succeeded, failed, pending) and
  * cancellations on random UTC days, the daily rollups of
- * migrations/current/600-performance.sql
+ * migrations/committed/000013-reports-from-daily-rollups-kept-by-statement-triggers.sql
  *   1. equal a recomputation from the raw rows (payment_transactions,
  *      installments, invoices, line_items, refunds) written here as plain SQL,
  *      independent of the rollup code and of the report ledgers;

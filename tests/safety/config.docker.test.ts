@@ -130,7 +130,7 @@ describe("the compose flow on a real PostgreSQL", () => {
       timeout: 120_000,
     });
     expect(migrated.stdout).toMatch(/Migrations are up to date/);
-    // Production never applies the work-in-progress migration (migrations/current/).
+    // Production never applies the work-in-progress migration (migrations/current.sql).
     const current = await root(async () => {
       const client = new pg.Client({ connectionString: withDatabase(rootUrl, database) });
       await client.connect();
@@ -197,7 +197,7 @@ describe("the compose flow on a real PostgreSQL", () => {
     });
     const meBody = await me.json();
     // Production applies committed migrations only: until the runtime role's grants (now in
-    // migrations/current/) are committed, its key lookups cannot work there.
+    // migrations/current.sql) are committed, its key lookups cannot work there.
     if (runtimeGrantsCommitted) expect(meBody).toEqual({ data: { currentTenantId: tenantId } });
     else expect(tenantId).toMatch(/^[0-9a-f-]{36}$/);
 

@@ -1,4 +1,8 @@
--- Work in progress (see CONVENTIONS.md): 250-payment-confirmation. Idempotent: re-run by graphile-migrate watch.
+--! Previous: sha1:79885e770e9d19580f17b7d1999bcc972ffd8192
+--! Hash: sha1:f3dc8b2a5b6e2ad629f08fa4d8eea45411f5bb62
+--! Message: Money moves only on a confirmed gateway status; permanent webhook errors
+
+--! split: 250-payment-confirmation.sql
 -- Issue 14 items 5, 6, 14; issue 15 item 2 (refund notifications confirmed).
 --   1. gateway charges: which gateway payment (Xendit invoice, Midtrans order) brought money in
 --   2. apply_webhook_event(id, confirmed): money moves only on the status API's word

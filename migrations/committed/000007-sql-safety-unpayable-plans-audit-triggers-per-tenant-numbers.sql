@@ -1,4 +1,8 @@
--- Work in progress (see CONVENTIONS.md): 100-sql-safety. Idempotent: re-run by graphile-migrate watch.
+--! Previous: sha1:edf014d49db4e3b6e2f379c826415d7e0078224e
+--! Hash: sha1:62007daad794fb53a820e699c016ea0f8289fa7d
+--! Message: SQL safety: unpayable plans, audit triggers, per-tenant numbers, analyst limits, runtime role
+
+--! split: 100-sql-safety.sql
 -- Issue 14, items 7 (unpayable plans), 8 (audit in SQL), 9 (per-tenant invoice
 -- numbers), 10 (analyst logins), 13 (least privilege at run time).
 -- Roles (created by `paytrust migrate`, src/db/bootstrap.ts ensureRoles):

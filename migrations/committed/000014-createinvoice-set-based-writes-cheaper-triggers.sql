@@ -1,4 +1,8 @@
--- Work in progress (see CONVENTIONS.md): 650-create-invoice-performance. Idempotent: re-run by graphile-migrate watch.
+--! Previous: sha1:e2646df0b5055b734ecc2f668b2889c361b86a23
+--! Hash: sha1:5734bb2e83e73e43ba07bc0c4e5127f7174e88d0
+--! Message: createInvoice: set-based writes, cheaper triggers
+
+--! split: 650-create-invoice-performance.sql
 -- Issue 17, item 3: createInvoice's SQL at half the cost (docs/benchmarks.md,
 -- "createInvoice SQL profile"). Same rules, same error codes and messages,
 -- same rows; less work per invoice and a shorter hold of the tenant's number

@@ -1,4 +1,8 @@
--- Work in progress (see CONVENTIONS.md): 200-payment-safety. Idempotent: re-run by graphile-migrate watch.
+--! Previous: sha1:6a36a7429e7353fdd37f856304c4ac32588c19fa
+--! Hash: sha1:79885e770e9d19580f17b7d1999bcc972ffd8192
+--! Message: Attempts end: expires_at, expiry, cancel_payment, reconciliation cursor
+
+--! split: 200-payment-safety.sql
 -- Issue 14 item 4, attempts end:
 --   1. expires_at on every payment attempt (PAYTRUST_CHECKOUT_EXPIRY_MINUTES, sent to the gateway)
 --   2. expire_overdue_payments: the payment__expire_overdue cron expires overdue attempts

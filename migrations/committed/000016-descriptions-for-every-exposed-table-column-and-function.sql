@@ -1,4 +1,8 @@
--- Work in progress: 900-descriptions. Idempotent: re-run by graphile-migrate watch.
+--! Previous: sha1:99796fee248fa98c9e38dddec4e42473b7281af8
+--! Hash: sha1:e02282492913f3a3cebed830b8a39cf80c37cd1e
+--! Message: Descriptions for every exposed table, column and function
+
+--! split: 900-descriptions.sql
 -- Issue 16, item 2: every exposed table, column, function and argument of
 -- paytrust_public from the committed migrations gets a description (PostGraphile
 -- turns comments into GraphQL descriptions). Money says "minor units of currency".

@@ -1,5 +1,8 @@
--- Work in progress (see CONVENTIONS.md): 800-hidden-schema. Idempotent: re-run by graphile-migrate watch.
+--! Previous: sha1:5734bb2e83e73e43ba07bc0c4e5127f7174e88d0
+--! Hash: sha1:99796fee248fa98c9e38dddec4e42473b7281af8
+--! Message: paytrust_hidden: helpers the API must not expose
 
+--! split: 800-hidden-schema.sql
 -- ============================================================================
 -- paytrust_hidden: helpers the API roles call but PostGraphile never sees
 -- (graphile/starter's app_hidden). PostGraphile exposes paytrust_public only

@@ -1,4 +1,8 @@
--- Work in progress (see CONVENTIONS.md): 400-refunds. Idempotent: re-run by graphile-migrate watch.
+--! Previous: sha1:fa5399c965daaaeeed75f815f69140ca35eceb9f
+--! Hash: sha1:9d4a36c0a115ea08e86e50dcca29923d998b848d
+--! Message: Refunds, editing lines until payment, idempotency keys on payments
+
+--! split: 400-refunds.sql
 -- Issue 15, items 2 (refunds), 4 (editing until payment starts), 5 (idempotency keys).
 --   1. refunds: table, refundPayment, what the gateway__refund task reads and writes
 --   2. a fully refunded invoice: status 'refunded'

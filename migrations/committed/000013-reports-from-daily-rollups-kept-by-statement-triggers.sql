@@ -1,4 +1,8 @@
--- Work in progress (see CONVENTIONS.md): 600-performance. Idempotent: re-run by graphile-migrate watch.
+--! Previous: sha1:9d4a36c0a115ea08e86e50dcca29923d998b848d
+--! Hash: sha1:e2646df0b5055b734ecc2f668b2889c361b86a23
+--! Message: Reports from daily rollups kept by statement triggers
+
+--! split: 600-performance.sql
 -- Issue 17, item 5: reports from daily rollups kept in SQL by statement-level
 -- triggers (transition tables) in the transaction of the change.
 --

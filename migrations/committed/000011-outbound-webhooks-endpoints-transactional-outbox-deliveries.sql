@@ -1,4 +1,8 @@
--- Work in progress (see CONVENTIONS.md): 300-merchant-webhooks. Idempotent: re-run by graphile-migrate watch.
+--! Previous: sha1:f3dc8b2a5b6e2ad629f08fa4d8eea45411f5bb62
+--! Hash: sha1:fa5399c965daaaeeed75f815f69140ca35eceb9f
+--! Message: Outbound webhooks: endpoints, transactional outbox, deliveries
+
+--! split: 300-merchant-webhooks.sql
 --
 -- Outbound webhooks (a transactional outbox) and live-status notifications:
 --   paytrust_public.webhook_endpoints          the tenant's receivers (RLS; written through functions)

@@ -1,4 +1,8 @@
--- Work in progress: 150-graphql-api. Idempotent: re-run by graphile-migrate watch.
+--! Previous: sha1:62007daad794fb53a820e699c016ea0f8289fa7d
+--! Hash: sha1:6a36a7429e7353fdd37f856304c4ac32588c19fa
+--! Message: GraphQL API: lean root, lookup by idempotency key
+
+--! split: 150-graphql-api.sql
 -- Issue 16, item 3 (a lean root). The lookups and updates that would ask
 -- callers for their own tenant id (unique keys that include tenant_id) are
 -- hidden by src/plugins/leanRoot.ts, whatever migration adds them; here: the

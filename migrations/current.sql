@@ -1,0 +1,1 @@
+-- Enter your migration here (see docs/migrations.md). It must be idempotent.

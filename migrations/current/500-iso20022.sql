@@ -1,1 +1,0 @@
--- Work in progress (see CONVENTIONS.md): 500-iso20022. Idempotent: re-run by graphile-migrate watch.
