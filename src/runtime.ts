@@ -44,6 +44,9 @@ export interface Runtime {
   stop(): Promise<void>;
 }
 
+/** Runtime-role connections of the HTTP side; the worker's pool has its own. */
+const HTTP_RUNTIME_POOL = 6;
+
 export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { config } = options;
   const logger =
@@ -71,8 +74,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         logger,
       });
     }
-    // Least privilege: nothing at run time connects as the owner.
-    const runtimePool = makePool(runtimeUrlOf(db), config.workerConcurrency + 10);
+    // Least privilege: nothing at run time connects as the owner. The HTTP side
+    // (webhook receivers, /pay, key lookups) and the worker get separate pools
+    // of the runtime role: a flood of requests must never starve the worker,
+    // whose job completions fail when a connection takes longer than the
+    // connect timeout. Together they hold what the shared pool did
+    // (PAYTRUST_WORKER_CONCURRENCY + 10; bench/lib/connections.ts).
+    const runtimePool = makePool(runtimeUrlOf(db), HTTP_RUNTIME_POOL);
     cleanups.push(() => runtimePool.end());
 
     // The sandbox and the webhook URLs point back at this process unless told otherwise.
@@ -137,9 +145,14 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     }
     let worker: Runner | null = null;
     if (options.work) {
+      const workerPool = makePool(
+        runtimeUrlOf(db),
+        config.workerConcurrency + 10 - HTTP_RUNTIME_POOL,
+      );
+      cleanups.push(() => workerPool.end());
       worker = await startWorker({
         config,
-        pool: runtimePool,
+        pool: workerPool,
         gatewayUrls: urls,
         publicBaseUrl,
         log: lineLog(logger, "worker"),

@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type pg from "pg";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
-import type { TestDatabase } from "../helpers/db.ts";
+import { AUTHENTICATOR_PASSWORD, type TestDatabase } from "../helpers/db.ts";
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -159,6 +159,9 @@ export function childWorkerEnv(
 ): Record<string, string> {
   return {
     DATABASE_URL: db.ownerUrl,
+    // The runtime role's password is derived from it (runtimeUrlOf): servers
+    // with password authentication (the embedded one) need the suite's.
+    DATABASE_AUTHENTICATOR_PASSWORD: AUTHENTICATOR_PASSWORD,
     XENDIT_BASE_URL: `${sandboxBaseUrl}/sandbox/xendit`,
     MIDTRANS_SNAP_URL: `${sandboxBaseUrl}/sandbox/midtrans`,
     MIDTRANS_API_URL: `${sandboxBaseUrl}/sandbox/midtrans`,
