@@ -44,6 +44,14 @@ export interface Runtime {
   stop(): Promise<void>;
 }
 
+/** Resolves when no client of the pool is checked out or awaited, or after `timeoutMs`. */
+async function untilIdle(pool: pg.Pool, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((pool.waitingCount > 0 || pool.totalCount > pool.idleCount) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /** Runtime-role connections of the HTTP side; the worker's pool has its own. */
 const HTTP_RUNTIME_POOL = 6;
 
@@ -149,7 +157,14 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         runtimeUrlOf(db),
         config.workerConcurrency + 10 - HTTP_RUNTIME_POOL,
       );
-      cleanups.push(() => workerPool.end());
+      // graphile-worker completes a finished job without awaiting it, so a
+      // completion can still be queued on the pool when runner.stop() returns:
+      // ending the pool then would leave it to time out (an unhandled
+      // rejection). Let the pool go idle first, bounded.
+      cleanups.push(async () => {
+        await untilIdle(workerPool, 5_000);
+        await workerPool.end();
+      });
       worker = await startWorker({
         config,
         pool: workerPool,
