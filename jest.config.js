@@ -25,7 +25,7 @@ export default {
   globalTeardown: "<rootDir>/tests/setup/globalTeardown.ts",
   // Real databases, real servers and a real browser: generous per-test bounds.
   testTimeout: 180_000,
-  maxWorkers: process.env.TEST_CONCURRENCY ? Number(process.env.TEST_CONCURRENCY) : 2,
+  maxWorkers: process.env.TEST_CONCURRENCY ? Number(process.env.TEST_CONCURRENCY) : 3,
   coverageProvider: "v8",
   collectCoverageFrom: ["src/**/*.ts"],
   verbose: !ci ? undefined : false,
