@@ -90,7 +90,14 @@ async function withChildren<T>(
   const children: ServerChild[] = [];
   try {
     for (let k = 0; k < count; k++)
-      children.push(await startServerChild(mode, run.db.urls, settings));
+      children.push(
+        await startServerChild(
+          mode,
+          run.db.urls,
+          // Several instances share the first one's sandbox (one gateway, as in production).
+          k === 0 ? settings : { ...settings, sandboxUrl: children[0].url },
+        ),
+      );
     return await Promise.race([fn(children), ...children.map((c) => c.crashed)]);
   } finally {
     await Promise.all(children.map((c) => c.stop()));

@@ -42,6 +42,11 @@ export interface ChildSettings {
   workerConcurrency?: number;
   /** Set for --instances: the limiter store every instance shares. Else the in-memory store. */
   redisUrl?: string;
+  /**
+   * Set for --instances: every child calls the first child's sandbox, so the
+   * status API a worker asks (webhooks are confirmed there) knows every charge.
+   */
+  sandboxUrl?: string;
 }
 
 /** Limits raised for the run: the point is to measure the work, not to be refused by the limiter. */
@@ -63,6 +68,13 @@ function childEnv(urls: DatabaseUrls, port: number, settings: ChildSettings): No
   delete env.REDIS_URL;
   delete env.PUBLIC_BASE_URL;
   if (settings.redisUrl) env.REDIS_URL = settings.redisUrl;
+  if (settings.sandboxUrl) {
+    env.XENDIT_BASE_URL = `${settings.sandboxUrl}/sandbox/xendit`;
+    env.MIDTRANS_SNAP_URL = `${settings.sandboxUrl}/sandbox/midtrans`;
+    env.MIDTRANS_API_URL = `${settings.sandboxUrl}/sandbox/midtrans`;
+  }
+  // The bench pays at the sandbox's checkout pages (public, limited per IP).
+  env.PAYTRUST_PUBLIC_RATE_LIMIT_PER_MINUTE = "100000000";
   if (settings.dbPoolSize) env.PAYTRUST_DB_POOL_SIZE = String(settings.dbPoolSize);
   if (settings.workerConcurrency)
     env.PAYTRUST_WORKER_CONCURRENCY = String(settings.workerConcurrency);

@@ -154,6 +154,30 @@ async function waitForCharges(pool: pg.Pool, attempts: Attempt[], timeoutS = 180
   }
 }
 
+/** Pays every attempt at the (first) child's sandbox without its own notification. */
+async function payAtSandbox(baseUrl: string, attempts: Attempt[]): Promise<void> {
+  const line = progress("webhooks: customers pay");
+  let next = 0;
+  let paid = 0;
+  const failures: string[] = [];
+  const payer = async () => {
+    while (next < attempts.length) {
+      const a = attempts[next++];
+      const res = await fetch(
+        `${baseUrl}/sandbox/checkout/${a.gateway}/${encodeURIComponent(a.externalId)}/pay?deliver=false`,
+        { method: "POST" },
+      );
+      await res.arrayBuffer();
+      if (res.ok) paid++;
+      else if (failures.length < 5) failures.push(`${a.externalId}: ${res.status}`);
+      line.update(`${paid}/${attempts.length} paid at the sandbox`);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, payer));
+  line.done(`${paid}/${attempts.length} paid at the sandbox`);
+  if (paid !== attempts.length) throw new Error(`sandbox payments failed (${failures.join(", ")})`);
+}
+
 /** The gateway's own PAID notification for an attempt, signed as the gateway signs it. */
 function paidWebhook(
   attempt: Attempt,
@@ -317,6 +341,10 @@ export async function runWebhooks(
   const unique = Math.round(total / (1 + options.duplicateShare));
   const attempts = await prepareAttempts(db, unique);
   const created = await waitForCharges(db.ownerPool, attempts);
+  // The customer pays at the gateway first; the bench then sends the gateway's
+  // notifications itself, at a fixed rate (the worker confirms each one with
+  // the status API before money moves).
+  await payAtSandbox(child.url, attempts);
   // The same secrets the server child derives from the environment (sandbox defaults otherwise).
   const config = loadConfig({ ...process.env, PAYTRUST_GATEWAY_MODE: "sandbox" });
   const secrets = {

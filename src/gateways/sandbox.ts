@@ -553,7 +553,12 @@ export function createSandboxRouter(options: SandboxOptions): {
         .send(messagePage("Payment already completed", message, req.baseUrl));
       return;
     }
-    const result = await act(gateway, payment.id, action, { duplicates: duplicatesQuery(req) });
+    // ?deliver=false: the customer acts but the gateway's notification is
+    // lost (the status API still says it), as reconciliation and load tests need.
+    const result = await act(gateway, payment.id, action, {
+      duplicates: duplicatesQuery(req),
+      deliver: req.query.deliver !== "false",
+    });
     res.type("html").send(resultPage(result.payment, action, result.deliveries, req.baseUrl));
   });
 
