@@ -250,13 +250,15 @@ select id, tenant_id, invoice_id, number, due_date, principal, tax_amount, fee_a
 
 insert into paytrust_public.payment_transactions
   (id, tenant_id, invoice_id, installment_id, installment_number, gateway, currency, amount, paid_amount, status,
-   external_id, gateway_reference, gateway_status, iso20022_status, iso20022_reason, paid_at, created_at, updated_at)
+   external_id, gateway_reference, gateway_status, iso20022_status, iso20022_reason, paid_at, created_at, updated_at,
+   expires_at)
 select id, tenant_id, invoice_id, installment_id, number, gateway, currency, amount, paid_amount, status,
        'pt-' || replace(id::text, '-', ''), 'seed-' || left(id::text, 8),
        case status when 'settled' then 'SETTLED' when 'paid' then 'PAID' when 'expired' then 'EXPIRED' else 'PENDING' end,
        case status when 'settled' then 'ACSC' when 'paid' then 'ACSP' when 'expired' then 'RJCT' else 'PDNG' end,
        case status when 'expired' then 'DS24' end,
-       paid_at, created_at, coalesce(paid_at, created_at)
+       paid_at, created_at, coalesce(paid_at, created_at),
+       created_at + interval '1440 minutes' -- the default checkout expiry
   from s_tx;
 
 -- the report ledgers (their triggers are off while seeding)
