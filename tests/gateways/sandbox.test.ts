@@ -50,6 +50,27 @@ describe("sandbox gateway", () => {
     expect(new Set(h.received.map((r) => r.headers["webhook-id"])).size).toBe(1);
   });
 
+  it("?deliver=false pays without a notification; the status API still says PAID", async () => {
+    const created = await h.xendit.createPayment(paymentRequest());
+    const res = await fetch(
+      `${h.sandboxUrl}/checkout/xendit/${created.gatewayReference}/pay?deliver=false`,
+      {
+        method: "POST",
+      },
+    );
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+    expect(h.received.length).toBe(0);
+    expect(h.control.find("xendit", created.gatewayReference)?.status).toBe("PAID");
+    // a second click is refused like any completed payment
+    const again = await fetch(
+      `${h.sandboxUrl}/checkout/xendit/${created.gatewayReference}/pay?deliver=false`,
+      { method: "POST" },
+    );
+    expect(again.status).toBe(409);
+    await again.arrayBuffer();
+  });
+
   it("the duplicateWebhooks option applies to every webhook", async () => {
     const dup = await startHarness({ duplicateWebhooks: 1 });
     try {
