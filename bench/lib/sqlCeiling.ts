@@ -2,11 +2,15 @@
  * The database ceiling: N pg clients (the authenticator login, as PostGraphile
  * connects) each running, back to back, exactly the transaction PostGraphile
  * runs for createInvoice: begin; set_config(...) for the tenant's claims and
- * role; select create_invoice(...); commit. No HTTP, no GraphQL, no auth:
- * what is left is PostgreSQL's work plus the pg driver's.
+ * role; select create_invoice(...); commit. On the same wire as the API: the
+ * clients are PostGraphile's pool's clients (src/db/requestClient.ts), which
+ * send `begin` and the claims as one simple query and the function as a
+ * prepared statement (3 round trips). No HTTP, no GraphQL, no auth: what is
+ * left is PostgreSQL's work plus the pg driver's.
  */
 import type pg from "pg";
 import { makePool } from "../../src/db/connection.ts";
+import { RequestClient } from "../../src/db/requestClient.ts";
 import type { BenchTenant } from "./database.ts";
 import {
   BENCH_INVOICE,
@@ -38,13 +42,15 @@ async function createOne(
   claims: string,
   params: unknown[],
 ): Promise<void> {
-  await client.query("begin");
+  // Config objects, as @dataplan/pg sends them: RequestClient merges the bare
+  // `begin` with the claims and prepares the row-array statement.
+  await client.query({ text: "begin" });
   try {
-    await client.query(SET_CLAIMS_SQL, [claims]);
-    await client.query(sql, params);
-    await client.query("commit");
+    await client.query({ text: SET_CLAIMS_SQL, values: [claims] });
+    await client.query({ text: sql, values: params, rowMode: "array" });
+    await client.query({ text: "commit" });
   } catch (error) {
-    await client.query("rollback").catch(() => {});
+    await client.query({ text: "rollback" }).catch(() => {});
     throw error;
   }
 }
@@ -88,7 +94,7 @@ export async function sqlCeiling(options: {
   /** Starts a CPU measurement; called after warm-up, ended before the pool closes (its backends exit). */
   meter?: () => () => CpuSplit;
 }): Promise<SqlResult> {
-  const pool = makePool(options.authUrl, options.clients);
+  const pool = makePool(options.authUrl, options.clients, { Client: RequestClient });
   const claims = options.tenants.map((tenant) => tenantClaims(tenant));
   const params = createInvoiceParams(BENCH_INVOICE);
   const sql = options.sql ?? CREATE_INVOICE_SQL;
