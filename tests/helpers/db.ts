@@ -61,6 +61,21 @@ export interface Claims {
 
 export type Role = "paytrust_tenant" | "paytrust_admin" | "paytrust_analyst";
 
+/** Runs fn in a transaction on one of the pool's connections; the transaction is always rolled back. */
+export async function inRolledBackTransaction<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query("begin");
+    return await fn(client);
+  } finally {
+    await client.query("rollback").catch(() => {});
+    client.release();
+  }
+}
+
 /** Runs fn as `role` with claims in a transaction that is rolled back. */
 export async function asRole<T>(
   pool: pg.Pool,
@@ -68,9 +83,7 @@ export async function asRole<T>(
   claims: Claims,
   fn: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query("begin");
+  return inRolledBackTransaction(pool, async (client) => {
     await client.query(
       `select set_config('paytrust.tenant_id', $1, true), set_config('paytrust.api_key_id', $2, true),
               set_config('paytrust.role', $3, true)`,
@@ -82,10 +95,7 @@ export async function asRole<T>(
     );
     await client.query(`set local role ${role}`);
     return await fn(client);
-  } finally {
-    await client.query("rollback").catch(() => {});
-    client.release();
-  }
+  });
 }
 
 /** Expects fn to fail with the given SQLSTATE (inside a savepoint so the transaction survives). */

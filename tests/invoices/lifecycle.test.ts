@@ -7,7 +7,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import type pg from "pg";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
-import { asRole, createTenant, freshDatabase, sqlError, type TestDatabase } from "../helpers/db.ts";
+import {
+  asRole,
+  createTenant,
+  freshDatabase,
+  inRolledBackTransaction,
+  sqlError,
+  type TestDatabase,
+} from "../helpers/db.ts";
 
 const INVOICE = `id status currency gateway customerName customerEmail description subtotal taxTotal
   serviceFee total paymentInitiatedAt parentInvoiceId cancelledAt nextInstallmentNumber
@@ -92,16 +99,8 @@ describe("invoice lifecycle", () => {
   }
 
   /** Runs fn as the owner role (no RLS, every privilege) in a rolled-back transaction. */
-  async function asOwner<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await db.pool.connect();
-    try {
-      await client.query("begin");
-      return await fn(client);
-    } finally {
-      await client.query("rollback").catch(() => {});
-      client.release();
-    }
-  }
+  const asOwner = <T>(fn: (client: pg.PoolClient) => Promise<T>) =>
+    inRolledBackTransaction(db.pool, fn);
 
   describe("immutability once a payment is initiated", () => {
     let invoice: any;

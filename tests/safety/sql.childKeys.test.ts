@@ -9,7 +9,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import type pg from "pg";
-import { asRole, createTenant, freshDatabase, sqlError, type TestDatabase } from "../helpers/db.ts";
+import {
+  asRole,
+  createTenant,
+  freshDatabase,
+  inRolledBackTransaction,
+  sqlError,
+  type TestDatabase,
+} from "../helpers/db.ts";
 
 const LINES = `array[('Kopi', 2, 25000, 11)::paytrust_public.invoice_line,
                       ('Ongkir', 1, 15000, 0)::paytrust_public.invoice_line]`;
@@ -27,21 +34,14 @@ describe("invoice children: one key to the invoice and its tenant; merged row ch
         `select id from paytrust_public.create_invoice('IDR', 'xendit', 'Budi', 'budi@example.com', ${LINES},
            installment_count => 2)`,
       );
+      // Kept: committed here, so asRole's closing rollback has nothing to undo.
       await client.query("commit");
       return rows[0].id as string;
     });
   }
 
-  async function asOwner<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await db.pool.connect();
-    try {
-      await client.query("begin");
-      return await fn(client);
-    } finally {
-      await client.query("rollback").catch(() => {});
-      client.release();
-    }
-  }
+  const asOwner = <T>(fn: (client: pg.PoolClient) => Promise<T>) =>
+    inRolledBackTransaction(db.pool, fn);
 
   const insertLine = (client: pg.ClientBase, invoiceId: string, tenantId: string) =>
     sqlError(

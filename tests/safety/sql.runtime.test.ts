@@ -15,6 +15,7 @@ import {
   asRole,
   createTenant,
   freshDatabase,
+  inRolledBackTransaction,
   sqlError,
   type TestDatabase,
 } from "../helpers/db.ts";
@@ -35,16 +36,8 @@ describe("the runtime role", () => {
     await db?.drop();
   });
 
-  async function inTx<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await runtime.connect();
-    try {
-      await client.query("begin");
-      return await fn(client);
-    } finally {
-      await client.query("rollback").catch(() => {});
-      client.release();
-    }
-  }
+  const inTx = <T>(fn: (client: pg.PoolClient) => Promise<T>) =>
+    inRolledBackTransaction(runtime, fn);
 
   it("is not the owner, not a superuser, and not a member of the owner", async () => {
     const { rows } = await runtime.query(
