@@ -110,5 +110,9 @@ export function makePool(
   pool.on("connect", (client) => {
     client.on("error", () => {});
   });
+  // A RequestClient back in the pool forgets any begin and settings it held back.
+  pool.on("release", (_error, client) => {
+    (client as { discardHeldBack?: () => void }).discardHeldBack?.();
+  });
   return pool;
 }

@@ -2,18 +2,24 @@
  * The pg client of PostGraphile's pool: fewer round trips per GraphQL request.
  *
  * @dataplan/pg runs every request that has pgSettings as four statements, each
- * its own round trip: `begin`; `select set_config(el->>0, el->>1, true) from
- * json_array_elements($1::json) el`; the operation; `commit`. It has no option
- * to send `begin` with the settings (adaptors/pg.js, 1.x), but it takes any
+ * awaited before the next: `begin`; `select set_config(el->>0, el->>1, true)
+ * from json_array_elements($1::json) el`; the operation; `commit`. It has no
+ * option to send them together (adaptors/pg.js, 1.x), but it takes any
  * `pg.Pool`, and a pool takes its client class (`new Pool({ Client })`). This
- * client:
+ * client runs in pg's pipeline mode (`pipeline: true`: statements are written
+ * without waiting for the previous one's answer, each still its own Sync) and:
  *
- * - holds back a bare `begin` and sends it with the next statement: when that
- *   is the settings statement, both go as ONE simple-protocol query
- *   (`begin; select set_config(...) from json_array_elements('<json>'::json) el`,
- *   the JSON escaped with escapeLiteral); any other statement gets its `begin`
- *   in front as before; a `commit`/`rollback` with nothing in between sends
- *   nothing (no transaction was opened);
+ * - holds back a bare `begin` and the settings statement (both answered at
+ *   once, as @dataplan/pg only awaits them) and writes them in FRONT of the
+ *   next statement, in the same socket write: `begin; select set_config(...)
+ *   from json_array_elements('<json>'::json) el` as one simple-protocol query
+ *   (the JSON escaped with escapeLiteral), then the operation. The server runs
+ *   them in order, so the operation sees the settings; the client waits once.
+ *   A `commit`/`rollback` with nothing in between sends nothing (no
+ *   transaction was opened);
+ * - answers the operation with the settings' error when the settings failed
+ *   (the operation then fails with 25P02 inside the aborted transaction, and the
+ *   adaptor's `rollback` closes it), so errors read as before;
  * - prepares the operations @dataplan/pg leaves unnamed (mutations: its
  *   executeMutation passes no statement name; queries are named and prepared by
  *   @dataplan/pg itself): a statement in row-array mode with parameters gets
@@ -22,9 +28,9 @@
  *   deallocated); `DATAPLAN_PG_PREPARED_STATEMENT_CACHE_SIZE=0` (the
  *   @dataplan/pg switch for poolers without prepared statements) turns it off.
  *
- * Per createInvoice: 3 round trips instead of 4. Errors behave as before: a
- * failing settings statement fails inside the opened transaction, and the
- * adaptor's `rollback` closes it.
+ * Per createInvoice: 2 round trips instead of 4 (the operation with its begin
+ * and settings; the commit). Pipeline mode refuses cursors (pg-cursor, `rows`),
+ * which nothing on this pool uses.
  */
 import { createHash } from "node:crypto";
 import pg from "pg";
@@ -54,8 +60,17 @@ const isBare = (config: unknown, text: string) =>
   !(config as QueryConfig).values?.length;
 
 export class RequestClient extends pg.Client {
+  /** A bare `begin` held back; with `pendingSettings`, the settings JSON held back too. */
   private beginPending = false;
+  private pendingSettings: string | null = null;
   private prepared = new Map<string, string>();
+
+  constructor(config?: string | pg.ClientConfig) {
+    super({
+      ...(typeof config === "string" ? { connectionString: config } : config),
+      pipeline: true,
+    } as pg.ClientConfig);
+  }
 
   // pg's query() has many overloads; only the promise form with a config object is changed.
   query(config: any, values?: any, callback?: any): any {
@@ -65,28 +80,71 @@ export class RequestClient extends pg.Client {
       this.beginPending = true;
       return Promise.resolve(emptyResult("BEGIN"));
     }
-    if (this.beginPending) {
+    if (!this.beginPending) return super.query(this.named(config) as any, values);
+    if ((isBare(config, "commit") || isBare(config, "rollback")) && values === undefined) {
+      // Nothing ran since the begin: no transaction was opened, nothing to close.
       this.beginPending = false;
-      if ((isBare(config, "commit") || isBare(config, "rollback")) && values === undefined)
-        return Promise.resolve(emptyResult(config.text.toUpperCase()));
-      const settings = settingsJson(config, values);
-      if (settings !== null)
-        return super
-          .query(
-            `begin; select set_config(el->>0, el->>1, true) from json_array_elements(${this.escapeLiteral(settings)}::json) el`,
-          )
-          .then((results: any) => (Array.isArray(results) ? results[results.length - 1] : results));
-      return super.query("begin").then(() => super.query(this.named(config) as any, values));
+      this.pendingSettings = null;
+      return Promise.resolve(emptyResult(config.text.toUpperCase()));
     }
-    return super.query(this.named(config) as any, values);
+    const settings = settingsJson(config, values);
+    if (settings !== null && this.pendingSettings === null) {
+      this.pendingSettings = settings;
+      return Promise.resolve(emptyResult("SELECT"));
+    }
+    return this.sendOpening(() => super.query(this.named(config) as any, values));
   }
 
-  /** A callback-style query while a begin is held back: send the begin first. */
+  /**
+   * Writes the held-back begin (and settings) and then `next` in one socket
+   * write, pipelined; resolves as `next` does, or rejects with the opening's
+   * error when the opening failed.
+   */
+  private sendOpening(next: () => Promise<any>): Promise<any> {
+    const opening =
+      this.pendingSettings === null
+        ? "begin"
+        : `begin; select set_config(el->>0, el->>1, true) from json_array_elements(${this.escapeLiteral(this.pendingSettings)}::json) el`;
+    this.beginPending = false;
+    this.pendingSettings = null;
+    const stream = (this as any).connection?.stream;
+    stream?.cork?.();
+    let opened: Promise<unknown>;
+    let result: Promise<any>;
+    try {
+      opened = super.query(opening);
+      result = next();
+    } finally {
+      stream?.uncork?.();
+    }
+    return opened.then(
+      () => result,
+      (error) => {
+        result.catch(() => {});
+        throw error;
+      },
+    );
+  }
+
+  /**
+   * Forgets a held-back opening. makePool calls it when the client goes back to
+   * the pool, so a caller that never sent its commit cannot hand its begin and
+   * settings (its role and tenant) to the next user of the connection.
+   */
+  discardHeldBack(): void {
+    this.beginPending = false;
+    this.pendingSettings = null;
+  }
+
+  /** A callback-style query while a begin is held back: send the opening first. */
   private flushThen(run: () => any): any {
     if (!this.beginPending) return run();
-    this.beginPending = false;
-    super.query("begin").catch(() => {});
-    return run();
+    let returned: any;
+    this.sendOpening(() => {
+      returned = run();
+      return Promise.resolve(returned);
+    }).catch(() => {});
+    return returned;
   }
 
   private named(config: QueryConfig): QueryConfig {

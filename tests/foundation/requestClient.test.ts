@@ -1,8 +1,10 @@
 /**
- * src/db/requestClient.ts, the client of PostGraphile's pool: `begin` and
- * @dataplan/pg's settings statement go as one round trip, a begin with nothing
- * after it sends nothing, errors still roll back, and @dataplan/pg's unnamed
- * row-array statements (mutations) are prepared once per connection.
+ * src/db/requestClient.ts, the client of PostGraphile's pool: `begin`,
+ * @dataplan/pg's settings statement and the operation after them go out in one
+ * socket write (one round trip), a begin with nothing after it sends nothing,
+ * errors still roll back and read as the failing statement's, and
+ * @dataplan/pg's unnamed row-array statements (mutations) are prepared once
+ * per connection.
  */
 import { afterAll, beforeAll, describe, expect, it, jest } from "@jest/globals";
 import pg from "pg";
@@ -23,11 +25,26 @@ describe("RequestClient", () => {
     await db?.drop();
   });
 
-  /** The statements pg actually sends (each one round trip), while fn runs. */
-  async function sent(fn: (client: pg.PoolClient) => Promise<void>): Promise<string[]> {
+  /** The statements pg sends while fn runs, and how many socket writes carried them. */
+  async function sent(
+    fn: (client: pg.PoolClient) => Promise<void>,
+  ): Promise<string[] & { writes: number }> {
     const client = await pool.connect();
-    const texts: string[] = [];
+    const texts = Object.assign([] as string[], { writes: 0 });
     const spy = jest.spyOn(pg.Client.prototype, "query");
+    // Each flush of the socket is one of these two calls (a corked batch is one _writev).
+    const stream = (client as any).connection.stream;
+    const counted = (name: "_write" | "_writev") => {
+      const original = stream[name];
+      stream[name] = function (this: unknown, ...args: unknown[]) {
+        texts.writes++;
+        return original.apply(this, args);
+      };
+      return () => {
+        stream[name] = original;
+      };
+    };
+    const restores = [counted("_write"), counted("_writev")];
     try {
       await fn(client);
       for (const call of spy.mock.calls) {
@@ -39,6 +56,7 @@ describe("RequestClient", () => {
         );
       }
     } finally {
+      for (const restore of restores) restore();
       spy.mockRestore();
       client.release();
     }
@@ -50,7 +68,7 @@ describe("RequestClient", () => {
     ["paytrust.role", "tenant"],
   ]);
 
-  it("sends begin and the settings in one round trip; the settings apply in the transaction only", async () => {
+  it("sends begin, the settings and the next statement in one write; settings stay in the transaction", async () => {
     let inside: string[] = [];
     const texts = await sent(async (client) => {
       await client.query({ text: "begin" });
@@ -66,7 +84,10 @@ describe("RequestClient", () => {
     expect(texts[0]).toMatch(
       /^begin; select set_config\(el->>0, el->>1, true\) from json_array_elements\(/,
     );
+    expect(texts[1]).toMatch(/^select current_setting/);
     expect(texts[2]).toBe("commit");
+    // two round trips: the opening with the select, then the commit
+    expect(texts.writes).toBe(2);
     const { rows } = await pool.query("select current_setting('paytrust.tenant_id', true) as t");
     expect(rows[0].t ?? "").toBe("");
   });
@@ -78,7 +99,26 @@ describe("RequestClient", () => {
       await client.query({ text: "begin" });
       await client.query({ text: "rollback" });
     });
-    expect(texts).toEqual([]);
+    expect([...texts]).toEqual([]);
+    expect(texts.writes).toBe(0);
+  });
+
+  it("forgets a held-back begin and settings when the client goes back to the pool", async () => {
+    const first = await pool.connect();
+    await first.query({ text: "begin" });
+    await first.query({ text: SET_SETTINGS_SQL, values: [settings] });
+    first.release();
+    const clients = await Promise.all([pool.connect(), pool.connect()]);
+    try {
+      for (const client of clients) {
+        const { rows } = await client.query(
+          "select current_setting('paytrust.tenant_id', true) as t",
+        );
+        expect(rows[0].t ?? "").toBe("");
+      }
+    } finally {
+      for (const client of clients) client.release();
+    }
   });
 
   it("puts the begin in front of any other first statement", async () => {
@@ -93,7 +133,7 @@ describe("RequestClient", () => {
     expect(texts.slice(0, 3)).toEqual(["begin", "create temporary table t (x int)", "rollback"]);
   });
 
-  it("rolls back after a failing statement and after failing settings", async () => {
+  it("rolls back after a failing statement and after failing settings (their error, at the next statement)", async () => {
     const client = await pool.connect();
     try {
       await client.query({ text: "begin" });
@@ -103,12 +143,14 @@ describe("RequestClient", () => {
       expect((await client.query("select 1 as one")).rows[0].one).toBe(1);
 
       await client.query({ text: "begin" });
-      await expect(
-        client.query({
-          text: SET_SETTINGS_SQL,
-          values: [JSON.stringify([["role", "no_such_role"]])],
-        }),
-      ).rejects.toThrow(/no_such_role/);
+      // Held back (answered at once, as @dataplan/pg only awaits it), sent with the next statement.
+      await client.query({
+        text: SET_SETTINGS_SQL,
+        values: [JSON.stringify([["role", "no_such_role"]])],
+      });
+      await expect(client.query({ text: "select 1 as one" })).rejects.toThrow(
+        /role "no_such_role" does not exist/,
+      );
       await client.query({ text: "rollback" });
       const { rows } = await client.query("select current_user = session_user as same");
       expect(rows[0].same).toBe(true);
