@@ -28,6 +28,10 @@ const taskCounts: Record<string, number> = {};
 // Each log line is JSON (src/logger.ts). Routine lines (access lines, worker chatter) would
 // interleave with the progress line: only warnings and errors show.
 const log = (line: string) => {
+  // Most lines are access lines at level 30: skip them before parsing (the harness's cost,
+  // not the server's; a production log goes to stdout unparsed).
+  const level = /^\{"level":(\d+)/.exec(line);
+  if (level && Number(level[1]) < 40 && !line.includes('"component":"worker"')) return;
   let entry: { level?: number; component?: string; msg?: string };
   try {
     entry = JSON.parse(line);
