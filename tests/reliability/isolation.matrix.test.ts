@@ -135,6 +135,24 @@ const FUNCTION_CASES: Record<string, FunctionCase> = {
       JSON.stringify({ id: i.invoiceId, tenant_id: i.tenantId, number: 1, currency: "IDR" }),
     ],
   },
+  // The row checks of the CHECK constraints (000018): pure functions of the row they are given.
+  "paytrust_hidden.invoices_row_check(paytrust_public.invoices)": {
+    sql: "select paytrust_hidden.invoices_row_check(jsonb_populate_record(null::paytrust_public.invoices, $1::jsonb))",
+    args: (i) => [JSON.stringify({ id: i.invoiceId, tenant_id: i.tenantId, subtotal: -1 })],
+  },
+  "paytrust_hidden.line_items_row_check(paytrust_public.line_items)": {
+    sql: "select paytrust_hidden.line_items_row_check(jsonb_populate_record(null::paytrust_public.line_items, $1::jsonb))",
+    args: (i) => [JSON.stringify({ invoice_id: i.invoiceId, tenant_id: i.tenantId, quantity: 0 })],
+  },
+  "paytrust_hidden.installments_row_check(paytrust_public.installments)": {
+    sql: "select paytrust_hidden.installments_row_check(jsonb_populate_record(null::paytrust_public.installments, $1::jsonb))",
+    args: (i) => [JSON.stringify({ invoice_id: i.invoiceId, tenant_id: i.tenantId, number: 13 })],
+  },
+  // True only for the owner inside insert_invoice; B is never the owner.
+  "paytrust_hidden.inserting_with_invoice(uuid)": {
+    sql: "select paytrust_hidden.inserting_with_invoice($1)",
+    args: (i) => [i.invoiceId],
+  },
   "paytrust_public.invoices_next_installment_number(paytrust_public.invoices)": {
     sql: "select paytrust_public.invoices_next_installment_number(jsonb_populate_record(null::paytrust_public.invoices, $1::jsonb))",
     args: (i) => [JSON.stringify({ id: i.invoiceId, tenant_id: i.tenantId })],
