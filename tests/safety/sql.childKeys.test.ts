@@ -4,6 +4,9 @@
  * each table's row checks are merged into a few constraints. The integrity is
  * the same: every row the three keys refused is still refused, deletes still
  * cascade, and every condition of the merged checks still holds on its own.
+ * Migration 000018 moved each table's conditions into one PL/pgSQL row check
+ * (paytrust_hidden.<table>_row_check) and the INSERT timestamps into the
+ * number trigger: the same cases hold.
  * As the owner (no RLS: the keys and checks are what stops a bad row), in
  * transactions that are rolled back.
  */
@@ -149,6 +152,21 @@ describe("invoice children: one key to the invoice and its tenant; merged row ch
         await sqlError(client, "delete from paytrust_public.tenants where id = $1", [b.tenantId]),
       ).toBe(null);
       expect(await count(invoiceB)).toEqual({ lines: 0, plan: 0 });
+    });
+  });
+
+  it("gives an invoice the time of its INSERT, whatever the INSERT says (000018: the number trigger)", async () => {
+    await asOwner(async (client) => {
+      const { rows } = await client.query(
+        `insert into paytrust_public.invoices
+           (tenant_id, currency, gateway, customer_name, customer_email, subtotal, tax_total, service_fee,
+            total, fee_percent, fee_fixed, installment_count, created_at, updated_at)
+         values ($1, 'IDR', 'xendit', 'Budi', 'budi@example.com', 100, 0, 0, 100, 0, 0, 1,
+                 '2000-01-01', '2000-01-01')
+         returning created_at = now() as created_now, updated_at = now() as updated_now, number >= 1 as numbered`,
+        [a.tenantId],
+      );
+      expect(rows[0]).toEqual({ created_now: true, updated_now: true, numbered: true });
     });
   });
 
