@@ -104,6 +104,15 @@ export async function sqlError(
   sql: string,
   params: unknown[] = [],
 ): Promise<string | null> {
+  return (await sqlFailure(client, sql, params))?.code ?? null;
+}
+
+/** As sqlError, with the constraint PostgreSQL names (a key or CHECK violation). */
+export async function sqlFailure(
+  client: pg.ClientBase,
+  sql: string,
+  params: unknown[] = [],
+): Promise<{ code: string; constraint: string | undefined } | null> {
   await client.query("savepoint expect_error");
   try {
     await client.query(sql, params);
@@ -111,7 +120,7 @@ export async function sqlError(
     return null;
   } catch (error: any) {
     await client.query("rollback to savepoint expect_error");
-    return error.code ?? "UNKNOWN";
+    return { code: error.code ?? "UNKNOWN", constraint: error.constraint };
   }
 }
 

@@ -14,27 +14,11 @@ import {
   createTenant,
   freshDatabase,
   inRolledBackTransaction,
+  sqlFailure,
   type TestDatabase,
 } from "../helpers/db.ts";
 
 const LINES = `array[('Kopi', 2, 25000, 11)::paytrust_public.invoice_line]`;
-
-/** The error's SQLSTATE and constraint, or null when the statement passed (savepoint kept clean). */
-async function keyError(
-  client: pg.ClientBase,
-  sql: string,
-  params: unknown[] = [],
-): Promise<{ code: string; constraint: string | undefined } | null> {
-  await client.query("savepoint expect_error");
-  try {
-    await client.query(sql, params);
-    await client.query("release savepoint expect_error");
-    return null;
-  } catch (error: any) {
-    await client.query("rollback to savepoint expect_error");
-    return { code: error.code, constraint: error.constraint };
-  }
-}
 
 describe("invoices.currency: held by the gateway's configured pair (000019)", () => {
   let db: TestDatabase;
@@ -42,7 +26,7 @@ describe("invoices.currency: held by the gateway's configured pair (000019)", ()
   let invoiceId: string;
 
   const insertInvoice = (client: pg.ClientBase, gateway: string, currency: string) =>
-    keyError(
+    sqlFailure(
       client,
       `insert into paytrust_public.invoices
          (tenant_id, currency, gateway, customer_name, customer_email, subtotal, tax_total, service_fee,
@@ -106,13 +90,13 @@ describe("invoices.currency: held by the gateway's configured pair (000019)", ()
   it("refuses deleting the currency or the configuration an invoice relies on", async () => {
     await inRolledBackTransaction(db.pool, async (client) => {
       expect(
-        await keyError(
+        await sqlFailure(
           client,
           "delete from paytrust_public.gateway_configurations where gateway = 'xendit' and currency = 'IDR'",
         ),
       ).toEqual({ code: "23503", constraint: "gateway_takes_currency" });
       expect(
-        await keyError(client, "delete from paytrust_public.currencies where code = 'IDR'"),
+        await sqlFailure(client, "delete from paytrust_public.currencies where code = 'IDR'"),
       ).toEqual({
         code: "23503",
         constraint: "gateway_configurations_currency_fkey",
